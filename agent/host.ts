@@ -11,7 +11,11 @@ export type ProcFailure = 'gone' | 'denied' | 'unreadable';
 
 export type ProcRead<T> =
   | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly failure: ProcFailure; readonly detail: string };
+  | {
+      readonly ok: false;
+      readonly failure: ProcFailure;
+      readonly detail: string;
+    };
 
 /** The fields of /proc/<pid>/stat that we use. */
 export interface ProcStat {

@@ -37,7 +37,11 @@ const WORKER_TITLES: readonly WorkerTitle[] = [
   { pattern: /^Passenger RackApp: (.+)$/, kind: 'ruby', era: '4' },
   { pattern: /^Passenger ClassicRailsApp: (.+)$/, kind: 'ruby', era: '4' },
   { pattern: /^Passenger NodeApp: (.+)$/, kind: 'node', era: '4' },
-  { pattern: /^Passenger MeteorApp: (.+?)(?: \(\d+\))?$/, kind: 'meteor', era: '4' },
+  {
+    pattern: /^Passenger MeteorApp: (.+?)(?: \(\d+\))?$/,
+    kind: 'meteor',
+    era: '4',
+  },
   { pattern: /^Passenger WsgiApp(?:: (.+))?$/, kind: 'python', era: '4' },
   { pattern: /^Passenger App: (.+)$/, kind: 'unknown', era: '6.0.8+' },
   { pattern: /^Rails: (.+)$/, kind: 'ruby', era: '1-3' },
@@ -50,7 +54,10 @@ const OTHER_TITLES: readonly [RegExp, ProcessRole][] = [
   [/^Passenger (?:ApplicationSpawner|FrameworkSpawner): /, 'spawner'],
   [/^Passenger spawn server\b/i, 'spawner'],
   [/^Passenger ?SpawnServer\b/, 'spawner'],
-  [/^(?:PassengerWatchdog|Passenger watchdog|PassengerAgent watchdog)\b/, 'watchdog'],
+  [
+    /^(?:PassengerWatchdog|Passenger watchdog|PassengerAgent watchdog)\b/,
+    'watchdog',
+  ],
   [/^(?:Passenger core|PassengerAgent server|PassengerHelperAgent)\b/, 'core'],
   [/^PassengerNginxHelperServer\b/, 'core'],
   [/^(?:PassengerLoggingAgent|PassengerAgent logger)\b/, 'agent'],
@@ -59,7 +66,8 @@ const OTHER_TITLES: readonly [RegExp, ProcessRole][] = [
 ];
 
 const WEB_SERVER = /^(?:\S*\/)?(?:apache2|httpd|nginx)(?::|\s|$)/;
-const PYTHON_LOADER = /(?:^|\/)python[\d.]*\s+\S*helper-scripts\/wsgi-loader\.py\b/;
+const PYTHON_LOADER =
+  /(?:^|\/)python[\d.]*\s+\S*helper-scripts\/wsgi-loader\.py\b/;
 
 /**
  * Turns raw cmdline bytes into a title: NULs separate arguments and Ruby
@@ -75,7 +83,11 @@ export function classifyTitle(title: string): TitleClass {
     const match = pattern.exec(text);
     if (match === null) continue;
     const group = match[1]?.trim();
-    const result = { role: 'app-worker' as const, kind, era: eraOf(era, group) };
+    const result = {
+      role: 'app-worker' as const,
+      kind,
+      era: eraOf(era, group),
+    };
     return group ? { ...result, group } : result;
   }
   if (PYTHON_LOADER.test(text)) {

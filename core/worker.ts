@@ -8,6 +8,8 @@
  * agree.
  */
 
+import type { TitleEra } from './classify.ts';
+
 /** What kind of program a Passenger worker runs. */
 export type WorkerKind = 'ruby' | 'node' | 'python' | 'meteor' | 'unknown';
 
@@ -69,6 +71,22 @@ export interface Worker {
   readonly detached?: boolean;
   /** Requests it is serving now, from passenger-status. */
   readonly sessions?: number;
+  /** Epoch ms the process started, from its start time and boot time. */
+  readonly startedAtMs?: number;
+  /** Title era, which dates the Passenger that spawned it. */
+  readonly era?: TitleEra;
+}
+
+/** One look at one host: its app workers and whether the pool answered. */
+export interface Observation {
+  readonly host: string;
+  /** Epoch ms of the sample. */
+  readonly at: number;
+  /** App workers only; preloaders, core and the rest are never here. */
+  readonly workers: readonly Worker[];
+  /** passenger-status answered, so `inPool` on each worker is known. */
+  readonly poolKnown: boolean;
+  readonly passengerVersion?: string;
 }
 
 export function identityKey(id: WorkerIdentity): string {
