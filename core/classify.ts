@@ -66,8 +66,10 @@ const OTHER_TITLES: readonly [RegExp, ProcessRole][] = [
 ];
 
 const WEB_SERVER = /^(?:\S*\/)?(?:apache2|httpd|nginx)(?::|\s|$)/;
+// Anchored at the start: the interpreter must be the program itself, not
+// an argument of an editor, a debugger or a pager that names its path.
 const PYTHON_LOADER =
-  /(?:^|\/)python[\d.]*\s+\S*helper-scripts\/wsgi-loader\.py\b/;
+  /^(?:\S*\/)?python[\d.]*\s+\S*helper-scripts\/wsgi-loader\.py(?:\s|$)/;
 
 /**
  * Turns raw cmdline bytes into a title: NULs separate arguments and Ruby

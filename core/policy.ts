@@ -44,6 +44,16 @@ export function decide(input: PolicyInput): PolicyResult {
     decideRecord(record, seen, observedHosts, config, now),
   );
 
+  // Records closed by this very pass no longer hold a place in the budget.
+  const closed = new Set(
+    decisions
+      .filter((d) => d.type === 'gone' || d.type === 'unmark')
+      .map((d) => identityKey(d.record.identity)),
+  );
+  const stillOpen = openRecords.filter(
+    (r) => !closed.has(identityKey(r.identity)),
+  );
+
   const streaks: Record<string, number> = {};
   const candidates: Candidate[] = [];
   for (const observation of observations) {
@@ -63,7 +73,7 @@ export function decide(input: PolicyInput): PolicyResult {
     }
   }
   decisions.push(
-    ...decideCandidates(candidates, observations, openRecords, now),
+    ...decideCandidates(candidates, observations, stillOpen, now),
   );
 
   const orphans = decideOrphans({
