@@ -185,9 +185,12 @@ export function parseConfig(input: unknown): ConfigParse {
         value: valueAt(input, [...path, unknownKeys[0] ?? '']),
       };
     }
+    // A bad record key reports the rule of the key schema underneath.
+    const keyRule =
+      issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
     return {
-      field: path.join('.') || '(root)',
-      rule: issue.message,
+      field: path.map((key) => key || '""').join('.') || '(root)',
+      rule: keyRule ?? issue.message,
       value: valueAt(input, path),
     };
   });

@@ -8,7 +8,8 @@
  * restarted enforcer honours the deadlines its predecessor set.
  */
 import { homedir, hostname } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FleetConfig } from '../../core/config.ts';
 import type { Sample } from '../collector.ts';
@@ -54,7 +55,9 @@ export async function runEnforce(
   const statePath = flags.state ?? defaultStatePath();
   const proc = new LinuxProc();
 
-  const lock = acquireLock(flags.lock ?? `${statePath}.lock`, proc);
+  const lockPath = flags.lock ?? `${statePath}.lock`;
+  mkdirSync(dirname(lockPath), { recursive: true });
+  const lock = acquireLock(lockPath, proc);
   if (!lock.ok) throw new CliError(lock.reason, EXIT.tempFail);
   const log = createEventLog({ syslog: flags.syslog ?? false });
   if (lock.tookOver) log.warn(lock.tookOver);
