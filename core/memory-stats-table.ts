@@ -124,7 +124,7 @@ export function readRow(
     return {
       ok: false,
       reason:
-        'Name starts with a value, so the columns may be shifted: ' +
+        'Name looks like a value, columns may be shifted: ' +
         quote(line.slice(nameStart.start)),
     };
   }
