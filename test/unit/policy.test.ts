@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig, type ConfigInput } from '../../core/config.ts';
+import { loadConfig } from '../../core/config.ts';
 import type { Decision } from '../../core/decision.ts';
 import { decide } from '../../core/policy.ts';
 import {
@@ -48,7 +48,7 @@ function recordFor(w: Worker, deadline: number): GraceRecord {
 function run(options: {
   workers: Worker[];
   records?: GraceRecord[];
-  config?: ConfigInput;
+  config?: unknown;
   now?: number;
   memory?: PolicyMemory;
   poolKnown?: boolean;
