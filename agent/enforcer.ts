@@ -15,7 +15,7 @@
 import type { OrderAction, Order, Outcome } from '../core/order.ts';
 import { policyFor, type FleetConfig } from '../core/config.ts';
 import type { Decision } from '../core/decision.ts';
-import { decide } from '../core/policy.ts';
+import { decide, overLimit } from '../core/policy.ts';
 import type { GraceRecord } from '../core/records.ts';
 import { identityKey, kbToMbRounded, type Worker } from '../core/worker.ts';
 import { collectSample, type Sample } from './collector.ts';
@@ -39,6 +39,11 @@ export interface EnforcerOptions {
   readonly log: DecisionSink;
   /** Epoch ms. @default Date.now */
   readonly now?: () => number;
+  /**
+   * Read Passenger's pool at least every this many ticks even when nothing
+   * is over its limit, to spot orphans. @default 6 (30 s at 5 s a tick)
+   */
+  readonly poolEveryTicks?: number;
 }
 
 export interface TickReport {
@@ -56,10 +61,14 @@ export class Enforcer {
   /** Records the watcher holds, by identity key. */
   readonly #watched = new Map<string, GraceRecord>();
   #latest: Sample | undefined;
+  readonly #poolEveryTicks: number;
+  /** Starts due, so the first tick always reads the pool. */
+  #ticksSincePool = Number.POSITIVE_INFINITY;
 
   constructor(options: EnforcerOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#poolEveryTicks = options.poolEveryTicks ?? 6;
     this.#executor = new Executor({
       host: options.host,
       proc: options.proc,
@@ -86,12 +95,7 @@ export class Enforcer {
 
   async tick(): Promise<TickReport> {
     const { host, store, config } = this.#options;
-    const sample = await collectSample({
-      host,
-      proc: this.#options.proc,
-      tools: this.#options.tools,
-      now: this.#now,
-    });
+    const sample = await this.#sample();
     this.#latest = sample;
 
     const result = decide({
@@ -129,6 +133,27 @@ export class Enforcer {
   close(): void {
     this.#watcher.close();
     this.#watched.clear();
+  }
+
+  /**
+   * /proc alone costs a few ms; passenger-status costs 100-200 ms of CPU.
+   * So the pool is read only when it can change a decision: a worker over
+   * its limit, an orphan suspect to confirm, or every few ticks to spot
+   * new orphans.
+   */
+  async #sample(): Promise<Sample> {
+    const { host, proc, tools, config, store } = this.#options;
+    const collect = (readPool: boolean) =>
+      collectSample({ host, proc, tools, now: this.#now, readPool });
+    const cheap = await collect(false);
+    const poolDue = ++this.#ticksSincePool >= this.#poolEveryTicks;
+    const suspects = Object.keys(store.memory(host).orphanSuspects).length;
+    const breach = cheap.observation.workers.some(
+      (worker) => overLimit(worker, config) !== undefined,
+    );
+    if (!poolDue && suspects === 0 && !breach) return cheap;
+    this.#ticksSincePool = 0;
+    return collect(true);
   }
 
   async #carryOut(decision: Decision): Promise<DecisionLogEntry | null> {

@@ -60,21 +60,17 @@ export function decide(input: PolicyInput): PolicyResult {
     for (const worker of observation.workers) {
       const key = identityKey(worker.identity);
       if (marked.has(key)) continue;
-      const policy = policyFor(config, worker.app);
-      const used = policy && measuredKb(worker.memory, policy.measure);
-      if (!policy || used === undefined || used === null) continue;
-      const limitKb = policy.limitMb * 1024;
+      const breach = overLimit(worker, config);
       // An orphan is not in the pool: detaching it is impossible, and the
       // orphan rules below deal with it.
-      if (used <= limitKb || worker.inPool === false) continue;
+      if (breach === undefined || worker.inPool === false) continue;
+      const { policy, usedKb: used, limitKb } = breach;
       const streak = (input.memory.overLimitStreaks[key] ?? 0) + 1;
       streaks[key] = streak;
       candidates.push({ worker, policy, usedKb: used, limitKb, streak });
     }
   }
-  decisions.push(
-    ...decideCandidates(candidates, observations, stillOpen, now),
-  );
+  decisions.push(...decideCandidates(candidates, observations, stillOpen, now));
 
   const orphans = decideOrphans({
     observations,
@@ -89,6 +85,25 @@ export function decide(input: PolicyInput): PolicyResult {
     decisions,
     memory: { overLimitStreaks: streaks, orphanSuspects: orphans.suspects },
   };
+}
+
+export interface Breach {
+  readonly policy: AppPolicy;
+  readonly usedKb: number;
+  readonly limitKb: number;
+}
+
+/** The worker's figures if it is over its app's limit, else undefined. */
+export function overLimit(
+  worker: Worker,
+  config: FleetConfig,
+): Breach | undefined {
+  const policy = policyFor(config, worker.app);
+  if (policy === undefined) return undefined;
+  const usedKb = measuredKb(worker.memory, policy.measure);
+  const limitKb = policy.limitMb * 1024;
+  if (usedKb === null || usedKb <= limitKb) return undefined;
+  return { policy, usedKb, limitKb };
 }
 
 interface Candidate {
