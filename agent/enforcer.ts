@@ -163,8 +163,10 @@ export class Enforcer {
         return this.#log(entryFor(this.#options.host, decision));
       case 'gone':
       case 'unmark': {
+        // The watcher may have settled this record, or be killing it,
+        // since the tick began: then it, not this tick, reports it.
+        if (!this.#unwatch(decision.record)) return null;
         store.closeRecord(decision.record, 'gone', this.#now());
-        this.#unwatch(decision.record);
         return this.#log(entryFor(this.#options.host, decision));
       }
       case 'force-kill':
@@ -202,10 +204,21 @@ export class Enforcer {
     this.#watcher.watch(orderFor(record, 'force-kill'), record.deadline);
   }
 
-  #unwatch(record: GraceRecord): void {
+  /**
+   * Takes a record back from the watcher. False when the watcher is
+   * already killing it or has settled it: the record is its to report.
+   */
+  #unwatch(record: GraceRecord): boolean {
     const key = identityKey(record.identity);
-    if (!this.#watched.delete(key)) return;
-    this.#watcher.cancel(orderFor(record, 'force-kill'));
+    if (!this.#watched.has(key)) return this.#isOpen(record);
+    if (!this.#watcher.cancel(orderFor(record, 'force-kill'))) return false;
+    this.#watched.delete(key);
+    return true;
+  }
+
+  #isOpen(record: GraceRecord): boolean {
+    const key = identityKey(record.identity);
+    return this.openRecords().some((r) => identityKey(r.identity) === key);
   }
 
   #settled(order: Order, outcome: Outcome): void {
