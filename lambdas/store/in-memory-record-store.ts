@@ -1,0 +1,105 @@
+/**
+ * The record store in memory, for unit tests and the fleet simulator.
+ * Same rules as the DynamoDB store (mark-transitions.ts): each write
+ * checks its guard and stores the next mark in one synchronous step, so
+ * overlapping async callers race exactly as they would on the table.
+ */
+import type { Outcome } from '../../core/order.ts';
+import type { GraceRecord } from '../../core/records.ts';
+import { identityKey } from '../../core/worker.ts';
+import { checkAuditEntries, checkAuditLimit } from './audit-rules.ts';
+import { RaceLostError } from './errors.ts';
+import {
+  checkTime,
+  claimForceKillTransition,
+  claimGracefulTransition,
+  closeTransition,
+  describeGuard,
+  guardHolds,
+  recordOutcomeTransition,
+  type MarkTransition,
+} from './mark-transitions.ts';
+import {
+  isOpen,
+  type AuditEntry,
+  type MarkOutcome,
+  type MarkRecord,
+  type RecordStore,
+} from './record-store.ts';
+
+export class InMemoryRecordStore implements RecordStore {
+  readonly #marks = new Map<string, MarkRecord>();
+  /** In append order; entries are never changed once written. */
+  readonly #audit: AuditEntry[] = [];
+
+  async claimGraceful(
+    record: GraceRecord,
+    orderId: string,
+    now: number,
+  ): Promise<MarkRecord> {
+    return this.#apply(claimGracefulTransition(record, orderId, now));
+  }
+
+  async recordOutcome(
+    mark: MarkRecord,
+    outcome: Outcome,
+    now: number,
+  ): Promise<MarkRecord> {
+    return this.#apply(recordOutcomeTransition(mark, outcome, now));
+  }
+
+  async claimForceKill(mark: MarkRecord, now: number): Promise<MarkRecord> {
+    return this.#apply(claimForceKillTransition(mark, now));
+  }
+
+  async close(
+    mark: MarkRecord,
+    outcome: MarkOutcome,
+    now: number,
+  ): Promise<MarkRecord> {
+    return this.#apply(closeTransition(mark, outcome, now));
+  }
+
+  async openRecords(): Promise<MarkRecord[]> {
+    return this.#open(Number.POSITIVE_INFINITY);
+  }
+
+  async dueRecords(now: number): Promise<MarkRecord[]> {
+    checkTime('dueRecords', 'now', now);
+    return this.#open(now);
+  }
+
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    checkAuditEntries(entries);
+    this.#audit.push(...entries.map((entry) => ({ ...entry })));
+  }
+
+  async recentAudit(limit: number): Promise<AuditEntry[]> {
+    checkAuditLimit(limit);
+    // A stable sort keeps same-time entries in append order; callers may
+    // not rely on that, since the table promises no order for them.
+    return [...this.#audit].sort((a, b) => b.at - a.at).slice(0, limit);
+  }
+
+  /** No await between the check and the write: this is the atomic step. */
+  #apply(transition: MarkTransition): MarkRecord {
+    const key = identityKey(transition.next.identity);
+    const stored = this.#marks.get(key);
+    if (!guardHolds(transition.guard, stored)) {
+      throw new RaceLostError({
+        operation: transition.operation,
+        identity: transition.next.identity,
+        required: describeGuard(transition.guard),
+        stored,
+      });
+    }
+    this.#marks.set(key, transition.next);
+    return transition.next;
+  }
+
+  #open(deadlineAtMost: number): MarkRecord[] {
+    return [...this.#marks.values()]
+      .filter((mark) => isOpen(mark) && mark.deadline <= deadlineAtMost)
+      .sort((a, b) => a.deadline - b.deadline);
+  }
+}
