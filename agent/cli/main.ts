@@ -7,6 +7,7 @@
 import { Command, Option } from 'commander';
 import { runEnforce } from './enforce-command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
+import { runExecute } from './execute-command.ts';
 import { runWorkers } from './workers-command.ts';
 
 const program = new Command()
@@ -77,6 +78,19 @@ program
   .option('--tool-timeout <seconds>', "timeout of Passenger's tools", '10')
   .action(async (flags) => {
     process.exitCode = await runWorkers(flags);
+  });
+
+program
+  .command('execute')
+  .description(
+    'Carry out the orders of an SSM Run Command, read from its SSM_* ' +
+      'environment variables; prints one PF-OUTCOME line per step',
+  )
+  .option('--no-wait', 'report the graceful steps, leave deadlines to AWS')
+  .option('--host <id>', 'this instance id (default: $AWS_SSM_INSTANCE_ID)')
+  .option('--tool-timeout <seconds>', "timeout of Passenger's tools", '10')
+  .action(async (flags) => {
+    process.exitCode = await runExecute(flags);
   });
 
 try {
