@@ -182,7 +182,12 @@ export class Enforcer {
         const outcome = await this.#executor.carryOut(
           orderFor(decision.record, action),
         );
-        if (outcome.status !== 'detached' && outcome.status !== 'signalled') {
+        if (outcome.status === 'detached' || outcome.status === 'signalled') {
+          // The grace time runs from when the worker was told, not from
+          // the sample: a slow passenger-config must not shorten it.
+          const { markedAt, deadline } = decision.record;
+          store.reschedule(decision.record, outcome.at + deadline - markedAt);
+        } else {
           store.closeRecord(decision.record, outcome.status, outcome.at);
         }
         return this.#log(entryFor(this.#options.host, decision, outcome));

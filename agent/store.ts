@@ -41,6 +41,8 @@ export interface EnforcerStore {
   /** Inserts; false when an open record for that process already exists. */
   openRecord(record: GraceRecord): boolean;
   closeRecord(record: GraceRecord, outcome: OutcomeStatus, at: number): void;
+  /** Moves the deadline of an open record. */
+  reschedule(record: GraceRecord, deadline: number): void;
   memory(host: string): PolicyMemory;
   saveMemory(host: string, memory: PolicyMemory): void;
   audit(entry: AuditEntry): void;
@@ -144,6 +146,10 @@ export function openStore(path: string): EnforcerStore {
     `UPDATE grace_records SET closed_at = ?, outcome = ?
      WHERE key = ? AND closed_at IS NULL`,
   );
+  const moveDeadline = db.prepare(
+    `UPDATE grace_records SET deadline = ?
+     WHERE key = ? AND closed_at IS NULL`,
+  );
   const selectMemory = db.prepare(
     'SELECT memory FROM policy_memory WHERE host = ?',
   );
@@ -166,6 +172,9 @@ export function openStore(path: string): EnforcerStore {
     openRecord: (record) => insertRecord.run(rowFromRecord(record)).changes > 0,
     closeRecord: (record, outcome, at) => {
       closeOne.run(at, outcome, identityKey(record.identity));
+    },
+    reschedule: (record, deadline) => {
+      moveDeadline.run(deadline, identityKey(record.identity));
     },
     memory: (host) => {
       const row = selectMemory.get(host) as { memory: string } | undefined;

@@ -92,3 +92,16 @@ describe('store', () => {
     store.close();
   });
 });
+
+describe('store: reschedule', () => {
+  it('moves the deadline of an open record only', () => {
+    const store = openStore(':memory:');
+    store.openRecord(record);
+    store.reschedule(record, 45_000);
+    assert.equal(store.openRecords('web-1')[0]?.deadline, 45_000);
+    store.closeRecord(record, 'killed', 46_000);
+    store.reschedule(record, 90_000);
+    assert.deepEqual(store.openRecords('web-1'), []);
+    store.close();
+  });
+});
