@@ -7,6 +7,7 @@
  * with an outcome; a crash between the two leaves an open record, whose
  * deadline the next run enforces after re-checking the process.
  */
+import type { AuditEntry } from '../core/audit.ts';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -21,20 +22,7 @@ import {
 } from '../core/records.ts';
 import { identityKey } from '../core/worker.ts';
 
-/** One audit line, as logged. */
-export interface AuditEntry {
-  readonly at: number;
-  readonly host: string;
-  readonly app: string;
-  readonly pid: number;
-  readonly startTime: number;
-  readonly decision: string;
-  readonly action: string | null;
-  readonly reason: string;
-  readonly outcome: OutcomeStatus | null;
-  readonly memoryKb: number | null;
-  readonly limitKb: number | null;
-}
+export type { AuditEntry };
 
 export interface EnforcerStore {
   openRecords(host: string): GraceRecord[];

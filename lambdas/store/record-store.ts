@@ -19,6 +19,7 @@
  * A closed mark may be replaced by a new claim for the same worker (it
  * came back under its limit, then grew again).
  */
+import type { AuditEntry as CoreAuditEntry } from '../../core/audit.ts';
 import type { Outcome, OutcomeStatus } from '../../core/order.ts';
 import type { GraceRecord } from '../../core/records.ts';
 
@@ -59,20 +60,8 @@ export interface MarkRecord extends GraceRecord {
   readonly closedAt?: number;
 }
 
-/** One line of the audit trail: a decision and, once known, its outcome. */
-export interface AuditEntry {
-  /** Epoch ms, a whole number. */
-  readonly at: number;
-  readonly host: string;
-  readonly app: string;
-  readonly pid: number;
-  readonly startTime: number;
-  readonly decision: string;
-  readonly action: string | null;
-  readonly reason: string;
-  readonly outcome: MarkEnd | null;
-  readonly memoryKb: number | null;
-  readonly limitKb: number | null;
+/** One line of the audit trail, with the controller's order id. */
+export interface AuditEntry extends CoreAuditEntry<MarkEnd> {
   readonly orderId?: string;
 }
 
