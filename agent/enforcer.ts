@@ -129,9 +129,13 @@ export class Enforcer {
     return this.#watcher.size;
   }
 
-  /** Stops the timers; open records stay in the store for the next run. */
-  close(): void {
+  /**
+   * Stops the timers; open records stay in the store for the next run. A
+   * SIGKILL already under way is let finish and reported first.
+   */
+  async close(): Promise<void> {
     this.#watcher.close();
+    await this.#watcher.settled();
     this.#watched.clear();
   }
 

@@ -82,7 +82,7 @@ export async function runEnforce(
       await runDaemon(enforcer, intervalMs, log.warn);
     }
   } finally {
-    enforcer.close();
+    await enforcer.close();
     store.close();
     lock.release();
   }

@@ -61,7 +61,7 @@ export async function runDemo(options: RunDemoOptions): Promise<DemoSummary> {
     screen.frame(frameOf(host, enforcer));
   } finally {
     clearInterval(redraw);
-    enforcer?.close();
+    await enforcer?.close();
     await host.stop();
     store?.close();
   }

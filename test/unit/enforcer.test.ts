@@ -85,7 +85,7 @@ describe('Enforcer', () => {
     assert.equal(store.openRecords(HOST).length, 1);
 
     await enforcer.deadlinesSettled();
-    enforcer.close();
+    await enforcer.close();
     assert.deepEqual(
       host.signaller.sent.map((s) => [s.pid, s.signal]),
       [
@@ -106,14 +106,14 @@ describe('Enforcer', () => {
 
     const first = enforcerOn(host, store, log);
     await first.tick();
-    first.close(); // the enforcer dies with a deadline pending
+    await first.close(); // the enforcer dies with a deadline pending
     await sleep(1_200);
     assert.equal(host.proc.processes.has(100), true);
 
     const second = enforcerOn(host, store, log);
     const report = await second.tick();
     await second.deadlinesSettled();
-    second.close();
+    await second.close();
     // The restarted enforcer does not mark again; it keeps the old promise.
     assert.equal(
       report.decisions.some((d) => d.decision === 'graceful'),
@@ -139,7 +139,7 @@ describe('Enforcer', () => {
 
     await enforcer.tick();
     await enforcer.deadlinesSettled();
-    enforcer.close();
+    await enforcer.close();
     assert.deepEqual(
       host.signaller.sent.map((s) => s.signal),
       ['SIGTERM'],
@@ -160,7 +160,7 @@ describe('Enforcer', () => {
     const enforcer = enforcerOn(host, store, []);
     await enforcer.tick();
     await enforcer.deadlinesSettled();
-    enforcer.close();
+    await enforcer.close();
     const touched = new Set(host.signaller.sent.map((s) => s.pid));
     assert.equal(touched.has(50), false);
     assert.equal(touched.has(51), false);
@@ -181,7 +181,7 @@ describe('Enforcer', () => {
       log: (entry) => log.push(entry),
     });
     await enforcer.tick();
-    enforcer.close();
+    await enforcer.close();
     assert.deepEqual(host.signaller.sent, []);
     assert.deepEqual(
       log.map((e) => [e.decision, e.pid]),
