@@ -4,7 +4,7 @@
  * VmRSS read from /proc every 250 ms and the largest value kept.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, chmodSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -72,10 +72,12 @@ function sourcesNewerThan(builtAtMs: number): boolean {
 /** Runs `enforce fleetapp -l 10000 -w 30` as a daemon for about 20 s. */
 export async function benchEnforcerRss(): Promise<EnforcerRssResult> {
   const stateDir = await mkdtemp(join(tmpdir(), 'pfleet-bench-'));
+  // Run as installed: the file itself, so that its shebang's node flags
+  // (the memory-saving ones) apply.
+  chmodSync(BUILT_CLI, 0o755);
   const daemon = spawn(
-    process.execPath,
+    BUILT_CLI,
     [
-      BUILT_CLI,
       'enforce',
       'fleetapp',
       '-l',

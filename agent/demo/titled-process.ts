@@ -89,6 +89,9 @@ export async function startTitledProcess(
     cwd: options.cwd,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  // A line sent just as the child exits meets a closed pipe (EPIPE); the
+  // exit itself is what callers watch, so the write error is dropped.
+  child.stdin?.on('error', () => {});
   const exit = new Promise<void>((resolve) =>
     child.once('exit', () => resolve()),
   );
