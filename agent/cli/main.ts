@@ -1,14 +1,17 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --lite-mode --no-expose-wasm
 /**
  * The `passenger-fleet` command. Each subcommand works out what to do in
  * its own module; this file only wires flags to them and turns a
  * CliError into one line on stderr and its exit code.
+ *
+ * Subcommands are imported when chosen, so the enforcer never loads what
+ * only the fleet agent needs (the AWS SDK among it). `--lite-mode` trades
+ * V8's optimising compilers for memory: the enforcer spends its time in
+ * /proc reads and waits, and a daemon beside every Passenger must stay
+ * small (about 56 MB instead of 70 MB resident, measured on Node 20).
  */
 import { Command, Option } from 'commander';
-import { runEnforce } from './enforce-command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
-import { runExecute } from './execute-command.ts';
-import { runWorkers } from './workers-command.ts';
 
 const program = new Command()
   .name('passenger-fleet')
@@ -63,6 +66,7 @@ program
   .option('--host <name>', 'host name in log lines (default: hostname)')
   .option('--tool-timeout <seconds>', "timeout of Passenger's tools", '10')
   .action(async (apps: string[], flags) => {
+    const { runEnforce } = await import('./enforce-command.ts');
     process.exitCode = await runEnforce(apps, flags);
   });
 
@@ -77,6 +81,7 @@ program
   .option('--host <name>', 'host name (default: hostname)')
   .option('--tool-timeout <seconds>', "timeout of Passenger's tools", '10')
   .action(async (flags) => {
+    const { runWorkers } = await import('./workers-command.ts');
     process.exitCode = await runWorkers(flags);
   });
 
@@ -90,6 +95,7 @@ program
   .option('--host <id>', 'this instance id (default: $AWS_SSM_INSTANCE_ID)')
   .option('--tool-timeout <seconds>', "timeout of Passenger's tools", '10')
   .action(async (flags) => {
+    const { runExecute } = await import('./execute-command.ts');
     process.exitCode = await runExecute(flags);
   });
 
