@@ -32,6 +32,8 @@ export interface EnforceCommandFlags extends EnforceFlags {
   readonly json?: boolean;
   readonly host?: string;
   readonly toolTimeout?: string;
+  /** Where proc is mounted; tests point it at a built tree. */
+  readonly procRoot?: string;
 }
 
 export function defaultStatePath(): string {
@@ -53,11 +55,12 @@ export async function runEnforce(
     600,
   );
   const statePath = flags.state ?? defaultStatePath();
-  const proc = new LinuxProc();
+  const proc = new LinuxProc(flags.procRoot ? { root: flags.procRoot } : {});
 
   const lockPath = flags.lock ?? `${statePath}.lock`;
   mkdirSync(dirname(lockPath), { recursive: true });
-  const lock = acquireLock(lockPath, proc);
+  // The lock is about this machine's processes, whatever /proc is read.
+  const lock = acquireLock(lockPath, new LinuxProc());
   if (!lock.ok) throw new CliError(lock.reason, EXIT.tempFail);
   const log = createEventLog({ syslog: flags.syslog ?? false });
   if (lock.tookOver) log.warn(lock.tookOver);

@@ -65,6 +65,7 @@ program
   .option('--json', 'print a JSON summary of the run as the last line')
   .option('--host <name>', 'host name in log lines (default: hostname)')
   .option('--tool-timeout <seconds>', "timeout of Passenger's tools", '10')
+  .addOption(procRootOption())
   .action(async (apps: string[], flags) => {
     const { runEnforce } = await import('./enforce-command.ts');
     process.exitCode = await runEnforce(apps, flags);
@@ -80,6 +81,7 @@ program
   )
   .option('--host <name>', 'host name (default: hostname)')
   .option('--tool-timeout <seconds>', "timeout of Passenger's tools", '10')
+  .addOption(procRootOption())
   .action(async (flags) => {
     const { runWorkers } = await import('./workers-command.ts');
     process.exitCode = await runWorkers(flags);
@@ -99,10 +101,31 @@ program
     process.exitCode = await runExecute(flags);
   });
 
+program
+  .command('status')
+  .description(
+    "The fleet from the controller's table and CloudWatch: workers in " +
+      'grace with time left, recent actions and outcomes, silent agents',
+  )
+  .option('--json', 'print JSON instead of tables')
+  .option('--table <name>', 'the DynamoDB table (the stack output TableName)')
+  .option('--region <region>', 'AWS region (default: the SDK default chain)')
+  .option('--limit <n>', 'recent actions to show', '20')
+  .option('--silent-after <seconds>', 'heartbeat age that counts as silent')
+  .action(async (flags) => {
+    const { runStatus } = await import('./status-command.ts');
+    process.exitCode = await runStatus(flags);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   process.exitCode = exitCodeFor(error);
+}
+
+/** Hidden: tests read a built /proc tree instead of the machine's. */
+function procRootOption(): Option {
+  return new Option('--proc-root <dir>', 'where proc is mounted').hideHelp();
 }
 
 function exitCodeFor(error: unknown): number {

@@ -18,6 +18,8 @@ export interface WorkersFlags {
   readonly statsFile?: string;
   readonly host?: string;
   readonly toolTimeout?: string;
+  /** Where proc is mounted; tests point it at a built tree. */
+  readonly procRoot?: string;
 }
 
 export interface WorkerRow {
@@ -89,7 +91,7 @@ async function rowsFromHost(flags: WorkersFlags): Promise<WorkerRow[]> {
   const timeoutMs = Number(flags.toolTimeout ?? 10) * 1000;
   const sample = await collectSample({
     host: flags.host ?? hostname(),
-    proc: new LinuxProc(),
+    proc: new LinuxProc(flags.procRoot ? { root: flags.procRoot } : {}),
     tools: new PassengerCommandTools({ timeoutMs }),
     now: Date.now,
   });
