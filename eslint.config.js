@@ -3,7 +3,13 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'cdk.out/', 'node_modules/', 'coverage/'],
+    ignores: [
+      'dist/',
+      'dist-bundle/',
+      'cdk.out/',
+      'node_modules/',
+      'coverage/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -20,6 +20,7 @@ import {
   encodeOrderItems,
   ORDERS_PATTERN,
   type WireOrder,
+  type WirePick,
 } from './order-items.ts';
 
 /** The document's parameters, which SSM hands over as `SSM_<name>`. */
@@ -38,7 +39,7 @@ export const ENV_PREFIX = 'SSM_';
 
 /** An order meant to live longer than this is a mistake or a replay. */
 export const MAX_NOT_AFTER_AHEAD_SECONDS = 3600;
-export type { WireOrder };
+export type { WireOrder, WirePick };
 
 /** Everything one command carries. */
 export interface OrderBatch {
@@ -49,6 +50,11 @@ export interface OrderBatch {
   /** Epoch seconds after which no order of the batch may be carried out. */
   readonly notAfter: number;
   readonly orders: readonly WireOrder[];
+  /**
+   * Orders that let the host choose the workers (core/pick.ts); carried
+   * out after the exact orders, never on a pid those name.
+   */
+  readonly picks?: readonly WirePick[];
 }
 
 export type DecodeResult =
@@ -138,8 +144,10 @@ export function decodeOrderParameters(
     });
   }
   const ordersText = text('orders');
-  const orders =
-    ordersText === undefined ? [] : decodeOrderItems(ordersText, problems);
+  const { orders, picks } =
+    ordersText === undefined
+      ? { orders: [], picks: [] }
+      : decodeOrderItems(ordersText, problems);
 
   if (problems.length > 0) return { ok: false, problems };
   return {
@@ -150,6 +158,7 @@ export function decodeOrderParameters(
       measure: measure as Measure,
       notAfter,
       orders,
+      ...(picks.length > 0 && { picks }),
     },
   };
 }
@@ -169,7 +178,7 @@ export function encodeOrderParameters(
     app: batch.app,
     measure: batch.measure,
     notAfter: String(batch.notAfter),
-    orders: encodeOrderItems(batch.orders, problems),
+    orders: encodeOrderItems(batch.orders, problems, batch.picks),
   };
   if (problems.length > 0) throw new OrderCodecError(problems);
   const decoded = decodeOrderParameters(values, now);

@@ -1,33 +1,55 @@
 /**
  * The `orders` parameter of an SSM order command: one item per order,
- * items joined by commas, each item six fields joined by colons:
+ * items joined by commas, each item six fields joined by colons.
+ *
+ * An exact order names one process:
  *
  *   pid:startTime:action:graceSeconds:limitKb:uid
  *   4242:1234567:signal-TERM:30:262144:1001,4243:1234570:force-kill:-:-:1001
  *
+ * A PICK order names none: the controller cannot know pids (no metric
+ * carries one), so it asks the host to choose (core/pick.ts):
+ *
+ *   pick:<count>:<detach|signal-NAME>:<graceSeconds>:<limitKb>:-
+ *   pick-orphans:<count>:orphan-term:<graceSeconds>:-:-
+ *
  * `-` stands for a field the action does not use. The pattern bounds
  * every field's characters and digits; what a pattern cannot say (pid_max,
- * which fields an action needs, one order per pid) is checked here.
+ * which fields an action needs, one order per pid, one pick of each kind,
+ * how many workers a command may touch) is checked here.
  */
-import { GRACEFUL_SIGNALS, type GracefulSignal } from './actions.ts';
 import { quoted, type FieldProblem } from './field-problem.ts';
 import type { OrderAction } from './order.ts';
+import {
+  GRACEFUL_TOKENS,
+  gracefulOf,
+  gracefulToken,
+  MAX_GRACE_SECONDS,
+  MAX_LIMIT_KB,
+  MAX_ORDERS_PER_COMMAND,
+  MAX_PID,
+  MAX_UID,
+  MAX_WORKERS_PER_COMMAND,
+  type WireGraceful,
+} from './order-fields.ts';
+import {
+  decodePick,
+  encodePick,
+  isPickItem,
+  PICK_ITEM_PATTERN,
+  PICK_ORPHANS_ITEM_PATTERN,
+  type WirePick,
+} from './order-picks.ts';
 
-/** Keeps every command's stdout report under the 24,000 characters read. */
-export const MAX_ORDERS_PER_COMMAND = 25;
-/** The document's `timeoutSeconds` (1200) leaves room after the longest. */
-export const MAX_GRACE_SECONDS = 900;
-/** The kernel's PID_MAX_LIMIT on 64-bit Linux. */
-export const MAX_PID = 4_194_304;
-/** 4 TiB: more than any worker, few enough digits for the pattern. */
-export const MAX_LIMIT_KB = 2 ** 32;
-/** (uid_t)-1 means "no user" to the kernel. */
-export const MAX_UID = 4_294_967_294;
-
-/** How a graceful order may act; a user's command line cannot travel. */
-export type WireGraceful =
-  | { readonly type: 'detach' }
-  | { readonly type: 'signal'; readonly signal: GracefulSignal };
+export {
+  MAX_GRACE_SECONDS,
+  MAX_LIMIT_KB,
+  MAX_ORDERS_PER_COMMAND,
+  MAX_PID,
+  MAX_UID,
+  MAX_WORKERS_PER_COMMAND,
+};
+export type { WireGraceful, WirePick };
 
 /** One order as it travels: the host and app come from the command. */
 export interface WireOrder {
@@ -44,42 +66,61 @@ export interface WireOrder {
   readonly uid?: number;
 }
 
+/** What one `orders` value carries. */
+export interface DecodedItems {
+  readonly orders: WireOrder[];
+  readonly picks: WirePick[];
+}
+
 // Plain groups and classes only: SSM checks these with its own regex
 // engine, and the agent with JavaScript's.
 const PID = '[1-9][0-9]{0,6}';
 const START_TIME = '[0-9]{1,15}';
-const ACTIONS = [
-  'detach',
-  ...GRACEFUL_SIGNALS.map((signal) => `signal-${signal}`),
-  'force-kill',
-  'orphan-term',
-];
+const ACTIONS = [...GRACEFUL_TOKENS, 'force-kill', 'orphan-term'];
 const ACTION = `(${ACTIONS.join('|')})`;
 const GRACE = '([1-9][0-9]{0,3}|-)';
 const LIMIT = '([1-9][0-9]{0,9}|-)';
 const UID = '([0-9]{1,10}|-)';
-const ITEM = [PID, START_TIME, ACTION, GRACE, LIMIT, UID].join(':');
+const EXACT = [PID, START_TIME, ACTION, GRACE, LIMIT, UID].join(':');
+const ITEM = `(${EXACT}|${PICK_ITEM_PATTERN}|${PICK_ORPHANS_ITEM_PATTERN})`;
 
 /** The `allowedPattern` of the `orders` parameter. */
 export const ORDERS_PATTERN = `^${ITEM}(,${ITEM}){0,${MAX_ORDERS_PER_COMMAND - 1}}$`;
 
 export const ORDERS_RULE =
   `must be 1 to ${MAX_ORDERS_PER_COMMAND} items ` +
-  'pid:startTime:action:graceSeconds:limitKb:uid joined by commas';
+  'pid:startTime:action:graceSeconds:limitKb:uid, ' +
+  'pick:count:graceful:graceSeconds:limitKb:- or ' +
+  'pick-orphans:count:orphan-term:graceSeconds:-:- joined by commas';
 
-/** The orders of an `orders` value; each problem is pushed onto `problems`. */
+/** The items of an `orders` value; each problem is pushed onto `problems`. */
 export function decodeOrderItems(
   text: string,
   problems: FieldProblem[],
-): WireOrder[] {
+): DecodedItems {
   if (!new RegExp(ORDERS_PATTERN).test(text)) {
     problems.push({ field: 'orders', rule: ORDERS_RULE, value: quoted(text) });
-    return [];
+    return { orders: [], picks: [] };
   }
   const orders: WireOrder[] = [];
+  const picks: WirePick[] = [];
   const seen = new Set<number>();
   text.split(',').forEach((item, index) => {
-    const order = decodeItem(item, `orders[${index}]`, problems);
+    const field = `orders[${index}]`;
+    if (isPickItem(item)) {
+      const pick = decodePick(item, field, problems);
+      if (pick === undefined) return;
+      if (picks.some((earlier) => earlier.kind === pick.kind)) {
+        problems.push({
+          field: `${field}.action`,
+          rule: `must name ${pick.kind} at most once per command`,
+          value: pick.kind,
+        });
+      }
+      picks.push(pick);
+      return;
+    }
+    const order = decodeItem(item, field, problems);
     if (order === undefined) return;
     if (seen.has(order.pid)) {
       problems.push({
@@ -91,7 +132,18 @@ export function decodeOrderItems(
     seen.add(order.pid);
     orders.push(order);
   });
-  return orders;
+  const workers =
+    orders.length + picks.reduce((sum, pick) => sum + pick.count, 0);
+  if (workers > MAX_WORKERS_PER_COMMAND) {
+    problems.push({
+      field: 'orders',
+      rule:
+        `must touch at most ${MAX_WORKERS_PER_COMMAND} workers, exact ` +
+        'orders and pick counts together',
+      value: String(workers),
+    });
+  }
+  return { orders, picks };
 }
 
 /** One item that already matched the pattern; checks what it cannot. */
@@ -155,26 +207,27 @@ function actionOf(token: string): {
   if (token === 'force-kill' || token === 'orphan-term') {
     return { action: token };
   }
-  if (token === 'detach') {
-    return { action: 'graceful', graceful: { type: 'detach' } };
-  }
-  // The pattern let nothing else through but signal-<one of ours>.
-  const signal = token.slice('signal-'.length) as GracefulSignal;
-  return { action: 'graceful', graceful: { type: 'signal', signal } };
+  // The pattern let nothing else through but a graceful token.
+  return { action: 'graceful', graceful: gracefulOf(token) };
 }
 
 /**
- * The `orders` value for these orders. An order that cannot travel at all
- * is pushed onto `problems`; the caller checks the result against
- * ORDERS_PATTERN and the rules above.
+ * The `orders` value for these orders, then these picks. An order that
+ * cannot travel at all is pushed onto `problems`; the caller checks the
+ * result against ORDERS_PATTERN and the rules above.
  */
 export function encodeOrderItems(
   orders: readonly WireOrder[],
   problems: FieldProblem[],
+  picks: readonly WirePick[] = [],
 ): string {
-  return orders
-    .map((order, index) => encodeItem(order, index, problems))
-    .join(',');
+  const exact = orders.map((order, index) =>
+    encodeItem(order, index, problems),
+  );
+  const chosen = picks.map((pick, index) =>
+    encodePick(pick, orders.length + index, problems),
+  );
+  return [...exact, ...chosen].join(',');
 }
 
 function encodeItem(
@@ -200,16 +253,5 @@ function tokenOf(
   problems: FieldProblem[],
 ): string {
   if (order.action !== 'graceful') return order.action;
-  const graceful: { type: string; signal?: string } | undefined =
-    order.graceful;
-  if (graceful?.type === 'detach') return 'detach';
-  if (graceful?.type === 'signal') return `signal-${graceful.signal}`;
-  problems.push({
-    field: `orders[${index}].graceful`,
-    rule:
-      'must be detach or a signal: a command line cannot travel in an ' +
-      'SSM order',
-    value: quoted(JSON.stringify(graceful) ?? 'nothing'),
-  });
-  return '?';
+  return gracefulToken(order.graceful, index, problems);
 }

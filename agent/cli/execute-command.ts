@@ -14,16 +14,22 @@
  *     past notAfter, or for another instance ──> refused
  *     otherwise Executor.carryOut (re-checks the process first)
  *     graceful step carried out ──> deadline = its time + graceSeconds
+ *   then the PICK items (execute-picks.ts): unless past notAfter or for
+ *     another instance, a sample of this host chooses the workers, and
+ *     each becomes an exact order carried out as above
  *   PF-OUTCOME line per order; then, unless --no-wait, a `deadline` line
  *   per carried-out step when the DeadlineWatcher SIGKILLs the worker or
- *   sees it leave; PF-DONE; exit 0.
+ *   sees it leave; PF-DONE (`orders` counts the exact orders and the
+ *   workers picked); exit 0.
+ *
+ * A pick that chooses nothing prints no PF-OUTCOME line (there is no pid
+ * to name); one sentence on stderr says what it saw.
  */
 import {
   decodeOrderParameters,
   parametersFromEnvironment,
   toOrder,
   type OrderBatch,
-  type WireOrder,
 } from '../../core/order-codec.ts';
 import type { Order, Outcome } from '../../core/order.ts';
 import {
@@ -38,6 +44,7 @@ import { Executor } from '../executor.ts';
 import type { PassengerTools, ProcSource, Signaller } from '../host.ts';
 import { LinuxProc } from '../proc.ts';
 import { PassengerCommandTools } from '../tools.ts';
+import { ordersForPicks } from './execute-picks.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 
 export interface ExecuteFlags {
@@ -60,6 +67,8 @@ export interface ExecuteDependencies {
   readonly signaller?: Signaller;
   /** How often waiting victims are looked at. @default 250 */
   readonly pollMs?: number;
+  /** The wait between the two samples of an orphan pick. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** Set by the SSM Agent itself for every command it runs. */
@@ -95,12 +104,13 @@ export async function runExecute(
   }
 
   const proc = dependencies.proc ?? new LinuxProc();
+  const tools =
+    dependencies.tools ??
+    new PassengerCommandTools({ timeoutMs: toolTimeoutMs });
   const executor = new Executor({
     host: localInstance,
     proc,
-    tools:
-      dependencies.tools ??
-      new PassengerCommandTools({ timeoutMs: toolTimeoutMs }),
+    tools,
     now,
     ...(dependencies.signaller && { signaller: dependencies.signaller }),
   });
@@ -112,26 +122,41 @@ export async function runExecute(
     onSettled: (order, outcome) => run.report(order, 'deadline', outcome),
     ...(dependencies.pollMs && { pollMs: dependencies.pollMs }),
   });
+  const carryOut = async (order: Order, graceSeconds?: number) => {
+    const outcome = run.refusal(order) ?? (await executor.carryOut(order));
+    const deadline = deadlineAfter(graceSeconds, outcome);
+    const hostWaits = deadline !== undefined && flags.wait !== false;
+    run.report(order, order.action, outcome, deadline, hostWaits);
+    if (hostWaits) watcher.watch(forceKillOf(order), deadline);
+  };
+  let orders = decoded.batch.orders.length;
   try {
     for (const wire of decoded.batch.orders) {
-      const order = toOrder(decoded.batch, wire);
-      const outcome = run.refusal(order) ?? (await executor.carryOut(order));
-      const deadline = deadlineAfter(wire, outcome);
-      const hostWaits = deadline !== undefined && flags.wait !== false;
-      run.report(order, order.action, outcome, deadline, hostWaits);
-      if (hostWaits) watcher.watch(forceKillOf(order), deadline);
+      await carryOut(toOrder(decoded.batch, wire), wire.graceSeconds);
+    }
+    const picks = decoded.batch.picks ?? [];
+    const refusal = picks.length > 0 ? run.batchRefusal() : undefined;
+    if (refusal !== undefined) {
+      warn(`no pick was carried out: ${refusal}`);
+    } else if (picks.length > 0) {
+      const picked = await ordersForPicks(decoded.batch, {
+        host: localInstance,
+        proc,
+        tools,
+        now,
+        sleep: dependencies.sleep ?? sleep,
+        note: warn,
+      });
+      orders += picked.length;
+      for (const { order, graceSeconds } of picked) {
+        await carryOut(order, graceSeconds);
+      }
     }
     await watcher.settled();
   } finally {
     watcher.close();
   }
-  print(
-    formatDoneLine({
-      orders: decoded.batch.orders.length,
-      outcomes: run.lines,
-      rejections: 0,
-    }),
-  );
+  print(formatDoneLine({ orders, outcomes: run.lines, rejections: 0 }));
   return EXIT.ok;
 }
 
@@ -152,21 +177,27 @@ class OrderRun {
    */
   refusal(order: Order): Outcome | undefined {
     const at = this.now();
+    const why = this.batchRefusal(at);
+    if (why === undefined) return undefined;
+    return refused(
+      `${why}; order for pid ${order.identity.pid} not carried out`,
+      at,
+    );
+  }
+
+  /** Why no order of the batch may run here now, if none may. */
+  batchRefusal(at: number = this.now()): string | undefined {
     const notAfterMs = this.batch.notAfter * 1000;
     if (at > notAfterMs) {
-      return refused(
+      return (
         `the command's notAfter ${new Date(notAfterMs).toISOString()} has ` +
-          `passed (it is ${new Date(at).toISOString()}); order for pid ` +
-          `${order.identity.pid} not carried out`,
-        at,
+        `passed (it is ${new Date(at).toISOString()})`
       );
     }
     if (this.batch.instanceId !== this.localInstance) {
-      return refused(
+      return (
         `instanceId must be this instance '${this.localInstance}', got ` +
-          `'${this.batch.instanceId}'; order for pid ${order.identity.pid} ` +
-          'not carried out',
-        at,
+        `'${this.batch.instanceId}'`
       );
     }
     return undefined;
@@ -195,10 +226,17 @@ class OrderRun {
 }
 
 /** When the SIGKILL is due, for a graceful or orphan step that was sent. */
-function deadlineAfter(wire: WireOrder, outcome: Outcome): number | undefined {
+function deadlineAfter(
+  graceSeconds: number | undefined,
+  outcome: Outcome,
+): number | undefined {
   const sent = outcome.status === 'detached' || outcome.status === 'signalled';
-  if (!sent || wire.graceSeconds === undefined) return undefined;
-  return outcome.at + wire.graceSeconds * 1000;
+  if (!sent || graceSeconds === undefined) return undefined;
+  return outcome.at + graceSeconds * 1000;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

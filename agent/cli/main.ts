@@ -12,6 +12,7 @@
  */
 import { Command, Option } from 'commander';
 import { CliError, EXIT } from './exit-codes.ts';
+import { addAgentCommand } from './fleet-commands.ts';
 
 const program = new Command()
   .name('passenger-fleet')
@@ -101,21 +102,7 @@ program
     process.exitCode = await runExecute(flags);
   });
 
-program
-  .command('status')
-  .description(
-    "The fleet from the controller's table and CloudWatch: workers in " +
-      'grace with time left, recent actions and outcomes, silent agents',
-  )
-  .option('--json', 'print JSON instead of tables')
-  .option('--table <name>', 'the DynamoDB table (the stack output TableName)')
-  .option('--region <region>', 'AWS region (default: the SDK default chain)')
-  .option('--limit <n>', 'recent actions to show', '20')
-  .option('--silent-after <seconds>', 'heartbeat age that counts as silent')
-  .action(async (flags) => {
-    const { runStatus } = await import('./status-command.ts');
-    process.exitCode = await runStatus(flags);
-  });
+addAgentCommand(program);
 
 try {
   await program.parseAsync(process.argv);
