@@ -35,12 +35,14 @@ export interface CommandResult {
 export interface CommandPort {
   /**
    * One command to one host. `deliveryTimeoutSeconds` is SendCommand's
-   * TimeoutSeconds: an order not delivered by then never runs.
+   * TimeoutSeconds: an order not delivered by then never runs. `orderId`,
+   * when given, goes into the command's comment for the audit trail.
    */
   send(
     host: string,
     parameters: OrderParameters,
     deliveryTimeoutSeconds: number,
+    orderId?: string,
   ): Promise<SentCommand>;
   /** Current status and output of earlier commands. */
   results(commands: readonly SentCommand[]): Promise<CommandResult[]>;
