@@ -21,6 +21,12 @@ export const DEFAULT_GRACE_SECONDS = 30;
 /** Passenger notices a dead worker only every 5 s; 6 s clears that lag. */
 export const MIN_ORPHAN_CONFIRM_SECONDS = 6;
 
+/** Fleet brakes: see `fleet` in the schema below. */
+export const DEFAULT_BREAKER_PERCENT = 50;
+export const DEFAULT_MIN_HOSTS_FOR_BREAKER = 4;
+/** The agent's heartbeat is sparse (core/metric-schema.ts): hours, not minutes. */
+export const DEFAULT_SILENT_AFTER_SECONDS = 6 * 3600;
+
 const MAX_LIMIT_MB = 1024 * 1024;
 const MAX_GRACE_SECONDS = 24 * 60 * 60;
 
@@ -119,6 +125,36 @@ const orphanSchema = z.strictObject({
   ),
 });
 
+/**
+ * Fleet-wide brakes, read by the controller only (the single-host
+ * enforcer has its per-host budget). Without `maxInGrace` and
+ * `maxInGracePercent` no fleet-wide limit applies; with both, the lower.
+ */
+const fleetSchema = z.strictObject({
+  /** Workers of one app in grace at once across the fleet. */
+  maxInGrace: wholeNumber({ min: 1, max: 1_000_000 }).optional(),
+  /** The same, as a percentage of the app's workers in the census. */
+  maxInGracePercent: z
+    .number({ error: 'must be a number' })
+    .gt(0, { error: 'must be greater than 0' })
+    .max(100, { error: 'must be at most 100' })
+    .optional(),
+  /** More than this percentage of an app's hosts breaching: act on none. */
+  breakerPercent: z
+    .number({ error: 'must be a number' })
+    .gt(0, { error: 'must be greater than 0' })
+    .max(100, { error: 'must be at most 100' })
+    .default(DEFAULT_BREAKER_PERCENT),
+  /** Below this many hosts of an app, the breaker never opens. */
+  minHostsForBreaker: wholeNumber({ min: 1, max: 1_000_000 }).default(
+    DEFAULT_MIN_HOSTS_FOR_BREAKER,
+  ),
+  /** A host's agent heard from longer ago than this is reported silent. */
+  silentAfterSeconds: wholeNumber({ min: 60, max: 7 * 24 * 3600 }).default(
+    DEFAULT_SILENT_AFTER_SECONDS,
+  ),
+});
+
 export const configSchema = z.strictObject({
   defaults: appPolicySchema.partial().default({}),
   /** Per app, keyed by a selector: short name, deploy dir, root or group. */
@@ -139,8 +175,14 @@ export const configSchema = z.strictObject({
     graceSeconds: DEFAULT_GRACE_SECONDS,
   }),
   dryRun: flag.default(false),
+  fleet: fleetSchema.default({
+    breakerPercent: DEFAULT_BREAKER_PERCENT,
+    minHostsForBreaker: DEFAULT_MIN_HOSTS_FOR_BREAKER,
+    silentAfterSeconds: DEFAULT_SILENT_AFTER_SECONDS,
+  }),
 });
 
+export type FleetBrakes = z.output<typeof fleetSchema>;
 export type AppPolicy = Omit<
   z.output<typeof appPolicySchema>,
   'gracefulAction'
@@ -179,9 +221,11 @@ export function parseConfig(input: unknown): ConfigParse {
     const unknownKeys =
       issue.code === 'unrecognized_keys' ? issue.keys : undefined;
     if (unknownKeys !== undefined) {
+      // an empty key must still show, or the problem names nothing
+      const named = unknownKeys.map((key) => key || '""');
       return {
-        field: [...path, unknownKeys[0] ?? ''].filter(Boolean).join('.'),
-        rule: `is not a known setting (${unknownKeys.join(', ')})`,
+        field: [...path, named[0] ?? '""'].join('.'),
+        rule: `is not a known setting (${named.join(', ')})`,
         value: valueAt(input, [...path, unknownKeys[0] ?? '']),
       };
     }

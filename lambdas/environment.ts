@@ -7,9 +7,17 @@
 /** The DynamoDB table holding grace marks and the audit trail. */
 export const TABLE_NAME_VARIABLE = 'PASSENGER_FLEET_TABLE_NAME';
 
+/** The fleet's name: its parameter tree is parameterRoot(name). */
+export const FLEET_NAME_VARIABLE = 'PASSENGER_FLEET_NAME';
+
+/** The name of the SSM Command document that carries orders to hosts. */
+export const ORDER_DOCUMENT_VARIABLE = 'PASSENGER_FLEET_ORDER_DOCUMENT';
+
 /** Every variable above, for the stack to iterate over. */
 export const ENVIRONMENT_VARIABLES = {
   tableName: TABLE_NAME_VARIABLE,
+  fleetName: FLEET_NAME_VARIABLE,
+  orderDocument: ORDER_DOCUMENT_VARIABLE,
 } as const;
 
 export type EnvironmentVariable =

@@ -104,6 +104,22 @@ program
 
 addAgentCommand(program);
 
+program
+  .command('status')
+  .description(
+    "The fleet from the controller's table and CloudWatch: workers in " +
+      'grace with time left, recent actions and outcomes, silent agents',
+  )
+  .option('--json', 'print JSON instead of tables')
+  .option('--table <name>', 'the DynamoDB table (the stack output TableName)')
+  .option('--region <region>', 'AWS region (default: the SDK default chain)')
+  .option('--limit <n>', 'recent actions to show', '20')
+  .option('--silent-after <seconds>', 'heartbeat age that counts as silent')
+  .action(async (flags) => {
+    const { runStatus } = await import('./status-command.ts');
+    process.exitCode = await runStatus(flags);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

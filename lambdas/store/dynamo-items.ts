@@ -15,7 +15,17 @@ import {
   type MarkRecord,
 } from './record-store.ts';
 import {
+  isOrderOpen,
+  ORDER_KINDS,
+  ORDER_STATES,
+  orderSlot,
+  type OrderRecord,
+} from './order-records.ts';
+import {
   AUDIT_RETENTION_DAYS,
+  DEADLINE_ATTRIBUTE,
+  ORDER_SHARD,
+  orderKey,
   auditKey,
   CLOSED_MARK_RETENTION_DAYS,
   expiresAtSeconds,
@@ -31,6 +41,7 @@ import {
 export type Item = Record<string, unknown>;
 
 const MARK_ITEM = 'mark';
+const ORDER_ITEM = 'order';
 const AUDIT_ITEM = 'audit';
 
 /**
@@ -52,6 +63,27 @@ export function itemOfMark(mark: MarkRecord): Item {
     [ITEM_TYPE_ATTRIBUTE]: MARK_ITEM,
     ...identity,
     ...fields,
+    ...lifetime,
+  });
+}
+
+/** Like a mark: only an open order is in the index, only a done one has TTL. */
+export function itemOfOrder(order: OrderRecord): Item {
+  const lifetime = isOrderOpen(order)
+    ? {
+        [OPEN_SHARD_ATTRIBUTE]: ORDER_SHARD,
+        [DEADLINE_ATTRIBUTE]: order.notAfter,
+      }
+    : {
+        [TTL_ATTRIBUTE]: expiresAtSeconds(
+          order.doneAt ?? order.claimedAt,
+          CLOSED_MARK_RETENTION_DAYS,
+        ),
+      };
+  return withoutUndefined({
+    ...orderKey(order.host, orderSlot(order)),
+    [ITEM_TYPE_ATTRIBUTE]: ORDER_ITEM,
+    ...order,
     ...lifetime,
   });
 }
@@ -105,6 +137,48 @@ const markItem = z.object({
   closedAt: wholeMs.optional(),
 });
 
+const identity = z.object({
+  host: z.string().min(1),
+  pid: z.number().int().positive(),
+  startTime: z.number().int().nonnegative(),
+});
+const wireGraceful = z.union([
+  z.object({ type: z.literal('detach') }),
+  z.object({ type: z.literal('signal'), signal: z.enum(GRACEFUL_SIGNALS) }),
+]);
+const count = z.number().int().nonnegative();
+
+const orderItem = z.object({
+  [ITEM_TYPE_ATTRIBUTE]: z.literal(ORDER_ITEM),
+  host: z.string().min(1),
+  app: z.string().min(1),
+  kind: z.enum(ORDER_KINDS),
+  orderId: z.string().min(1),
+  measure: z.enum(MEASURES),
+  notAfter: wholeMs,
+  pick: z
+    .object({
+      count,
+      graceful: wireGraceful.optional(),
+      graceSeconds: count.optional(),
+      limitKb: count.optional(),
+      orphanCount: count.optional(),
+      orphanGraceSeconds: count.optional(),
+    })
+    .optional(),
+  identity: identity.optional(),
+  uid: count.optional(),
+  state: z.enum(ORDER_STATES),
+  claimedAt: wholeMs,
+  attempt: z.number().int().positive(),
+  commandId: z.string().min(1).optional(),
+  sentAt: wholeMs.optional(),
+  ending: z
+    .object({ status: z.string(), reason: z.string(), at: wholeMs })
+    .optional(),
+  doneAt: wholeMs.optional(),
+});
+
 const auditItem = z.object({
   [ITEM_TYPE_ATTRIBUTE]: z.literal(AUDIT_ITEM),
   at: wholeMs,
@@ -130,6 +204,11 @@ export function markOfItem(item: Item): MarkRecord {
     ...fields
   } = parse(markItem, item);
   return { identity: { host, pid, startTime }, ...fields };
+}
+
+export function orderOfItem(item: Item): OrderRecord {
+  const { [ITEM_TYPE_ATTRIBUTE]: _type, ...order } = parse(orderItem, item);
+  return order;
 }
 
 export function auditOfItem(item: Item): AuditEntry {

@@ -26,9 +26,16 @@ import {
   auditOfItem,
   itemOfAudit,
   itemOfMark,
+  itemOfOrder,
   markOfItem,
+  orderOfItem,
   type Item,
 } from './dynamo-items.ts';
+import {
+  conditionOf,
+  isConditionFailure,
+  orderConditionOf,
+} from './dynamo-conditions.ts';
 import { AuditWriteError, RaceLostError } from './errors.ts';
 import {
   checkTime,
@@ -37,9 +44,20 @@ import {
   closeTransition,
   describeGuard,
   recordOutcomeTransition,
-  type MarkGuard,
   type MarkTransition,
 } from './mark-transitions.ts';
+import {
+  claimOrderTransition,
+  finishOrderTransition,
+  OrderRaceLostError,
+  orderSentTransition,
+  orderSlot,
+  reclaimOrderTransition,
+  type NewOrder,
+  type OrderEnding,
+  type OrderRecord,
+  type OrderTransition,
+} from './order-records.ts';
 import type {
   AuditEntry,
   MarkOutcome,
@@ -53,6 +71,8 @@ import {
   OPEN_DEADLINES_INDEX,
   OPEN_SHARD,
   OPEN_SHARD_ATTRIBUTE,
+  ORDER_SHARD,
+  orderKey,
   PARTITION_KEY,
   SORT_KEY,
 } from './table-design.ts';
@@ -126,6 +146,44 @@ export class DynamoRecordStore implements RecordStore {
     return this.#queryOpen(now);
   }
 
+  async claimOrder(order: NewOrder, now: number): Promise<OrderRecord> {
+    return this.#applyOrder(claimOrderTransition(order, now));
+  }
+
+  async orderSent(
+    order: OrderRecord,
+    commandId: string,
+    now: number,
+  ): Promise<OrderRecord> {
+    return this.#applyOrder(orderSentTransition(order, commandId, now));
+  }
+
+  async reclaimOrder(
+    order: OrderRecord,
+    notAfter: number,
+    now: number,
+  ): Promise<OrderRecord> {
+    return this.#applyOrder(reclaimOrderTransition(order, notAfter, now));
+  }
+
+  async finishOrder(
+    order: OrderRecord,
+    ending: OrderEnding,
+    now: number,
+  ): Promise<OrderRecord> {
+    return this.#applyOrder(finishOrderTransition(order, ending, now));
+  }
+
+  async openOrders(): Promise<OrderRecord[]> {
+    const items = await this.#query({
+      IndexName: OPEN_DEADLINES_INDEX,
+      KeyConditionExpression: '#shard = :orders',
+      ExpressionAttributeNames: { '#shard': OPEN_SHARD_ATTRIBUTE },
+      ExpressionAttributeValues: { ':orders': ORDER_SHARD },
+    });
+    return items.map(orderOfItem);
+  }
+
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
     checkAuditEntries(entries);
     const byKey = new Map<string, AuditEntry>();
@@ -184,6 +242,34 @@ export class DynamoRecordStore implements RecordStore {
         storedReadError: readError,
         cause: error,
       });
+    }
+  }
+
+  async #applyOrder(transition: OrderTransition): Promise<OrderRecord> {
+    const { next, guard } = transition;
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: itemOfOrder(next),
+          ...orderConditionOf(guard),
+        }),
+      );
+      return next;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // Read back for the message only; a failed read leaves it unnamed.
+      const stored = await this.#client
+        .send(
+          new GetCommand({
+            TableName: this.#tableName,
+            Key: orderKey(next.host, orderSlot(next)),
+            ConsistentRead: true,
+          }),
+        )
+        .then((reply) => (reply.Item ? orderOfItem(reply.Item) : undefined))
+        .catch(() => undefined);
+      throw new OrderRaceLostError(transition, stored);
     }
   }
 
@@ -248,50 +334,4 @@ export class DynamoRecordStore implements RecordStore {
     } while (startKey !== undefined && items.length < limit);
     return items;
   }
-}
-
-/**
- * The guard as a condition expression. For the forced kill:
- *
- *   claimedAt                                 deadline
- *   |------------------ grace ------------------|
- *   `#deadline <= :now` false: nothing written   true: the first claim
- *                                                 moves the state on, so
- *                                                 `#state = :state` fails
- *                                                 for every later one
- */
-function conditionOf(guard: MarkGuard): {
-  ConditionExpression: string;
-  ExpressionAttributeNames: Record<string, string>;
-  ExpressionAttributeValues: Record<string, unknown>;
-} {
-  if (guard.kind === 'no-open-mark') {
-    return {
-      ConditionExpression: 'attribute_not_exists(#pk) OR #state = :closed',
-      ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#state': 'state' },
-      ExpressionAttributeValues: { ':closed': 'closed' },
-    };
-  }
-  const due = guard.dueBy !== undefined;
-  return {
-    ConditionExpression:
-      '#state = :state AND #orderId = :orderId' +
-      (due ? ' AND #deadline <= :now' : ''),
-    ExpressionAttributeNames: {
-      '#state': 'state',
-      '#orderId': 'orderId',
-      ...(due ? { '#deadline': DEADLINE_ATTRIBUTE } : {}),
-    },
-    ExpressionAttributeValues: {
-      ':state': guard.state,
-      ':orderId': guard.orderId,
-      ...(due ? { ':now': guard.dueBy } : {}),
-    },
-  };
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return (
-    error instanceof Error && error.name === 'ConditionalCheckFailedException'
-  );
 }

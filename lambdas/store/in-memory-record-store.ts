@@ -20,6 +20,20 @@ import {
   type MarkTransition,
 } from './mark-transitions.ts';
 import {
+  claimOrderTransition,
+  finishOrderTransition,
+  isOrderOpen,
+  orderGuardHolds,
+  OrderRaceLostError,
+  orderSentTransition,
+  orderSlot,
+  reclaimOrderTransition,
+  type NewOrder,
+  type OrderEnding,
+  type OrderRecord,
+  type OrderTransition,
+} from './order-records.ts';
+import {
   isOpen,
   type AuditEntry,
   type MarkOutcome,
@@ -29,6 +43,8 @@ import {
 
 export class InMemoryRecordStore implements RecordStore {
   readonly #marks = new Map<string, MarkRecord>();
+  /** Keyed by host and slot, as the table keys them. */
+  readonly #orders = new Map<string, OrderRecord>();
   /** In append order; entries are never changed once written. */
   readonly #audit: AuditEntry[] = [];
 
@@ -69,6 +85,40 @@ export class InMemoryRecordStore implements RecordStore {
     return this.#open(now);
   }
 
+  async claimOrder(order: NewOrder, now: number): Promise<OrderRecord> {
+    return this.#applyOrder(claimOrderTransition(order, now));
+  }
+
+  async orderSent(
+    order: OrderRecord,
+    commandId: string,
+    now: number,
+  ): Promise<OrderRecord> {
+    return this.#applyOrder(orderSentTransition(order, commandId, now));
+  }
+
+  async reclaimOrder(
+    order: OrderRecord,
+    notAfter: number,
+    now: number,
+  ): Promise<OrderRecord> {
+    return this.#applyOrder(reclaimOrderTransition(order, notAfter, now));
+  }
+
+  async finishOrder(
+    order: OrderRecord,
+    ending: OrderEnding,
+    now: number,
+  ): Promise<OrderRecord> {
+    return this.#applyOrder(finishOrderTransition(order, ending, now));
+  }
+
+  async openOrders(): Promise<OrderRecord[]> {
+    return [...this.#orders.values()]
+      .filter(isOrderOpen)
+      .sort((a, b) => a.notAfter - b.notAfter);
+  }
+
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
     checkAuditEntries(entries);
     this.#audit.push(...entries.map((entry) => ({ ...entry })));
@@ -94,6 +144,16 @@ export class InMemoryRecordStore implements RecordStore {
       });
     }
     this.#marks.set(key, transition.next);
+    return transition.next;
+  }
+
+  #applyOrder(transition: OrderTransition): OrderRecord {
+    const key = `${transition.next.host}\n${orderSlot(transition.next)}`;
+    const stored = this.#orders.get(key);
+    if (!orderGuardHolds(transition.guard, stored)) {
+      throw new OrderRaceLostError(transition, stored);
+    }
+    this.#orders.set(key, transition.next);
     return transition.next;
   }
 

@@ -22,6 +22,12 @@
 import type { AuditEntry as CoreAuditEntry } from '../../core/audit.ts';
 import type { Outcome, OutcomeStatus } from '../../core/order.ts';
 import type { GraceRecord } from '../../core/records.ts';
+import type {
+  NewOrder,
+  OrderEnding,
+  OrderOperation,
+  OrderRecord,
+} from './order-records.ts';
 
 export const MARK_STATES = [
   'claimed',
@@ -71,7 +77,13 @@ export type MarkOperation =
 
 /** Every method of the port, for errors that name the call. */
 export type StoreOperation =
-  MarkOperation | 'openRecords' | 'dueRecords' | 'appendAudit' | 'recentAudit';
+  | MarkOperation
+  | OrderOperation
+  | 'openRecords'
+  | 'dueRecords'
+  | 'openOrders'
+  | 'appendAudit'
+  | 'recentAudit';
 
 /**
  * Each method that changes a mark returns the mark as now stored; pass
@@ -123,6 +135,37 @@ export interface RecordStore {
    * host's report, and the caller decides what to do about it.
    */
   dueRecords(now: number): Promise<MarkRecord[]>;
+
+  /**
+   * Opens an order in its slot (order-records.ts), only if the slot has
+   * no open order: one pick per host-app, one forced kill per worker.
+   * Loses with OrderRaceLostError.
+   */
+  claimOrder(order: NewOrder, now: number): Promise<OrderRecord>;
+
+  /** A claimed order went out as this SSM command. */
+  orderSent(
+    order: OrderRecord,
+    commandId: string,
+    now: number,
+  ): Promise<OrderRecord>;
+
+  /** A claimed order that could not be sent, claimed again to retry. */
+  reclaimOrder(
+    order: OrderRecord,
+    notAfter: number,
+    now: number,
+  ): Promise<OrderRecord>;
+
+  /** Ends an open order: its command ended, or it never went out. */
+  finishOrder(
+    order: OrderRecord,
+    ending: OrderEnding,
+    now: number,
+  ): Promise<OrderRecord>;
+
+  /** Every order not yet done, oldest notAfter first. */
+  openOrders(): Promise<OrderRecord[]>;
 
   /** Adds entries; throws AuditWriteError naming any it could not write. */
   appendAudit(entries: readonly AuditEntry[]): Promise<void>;

@@ -7,6 +7,11 @@
  *   PK `HOST#<host>`, SK `MARK#<pid>#<startTime>`;
  *   `openShard` = `OPEN` while open, absent once closed;
  *   `expiresAt` = closedAt + 30 days once closed, absent while open.
+ * Order (order-records.ts), one item per slot on a host:
+ *   PK `HOST#<host>`, SK `ORDER#pick#<app>` or
+ *   `ORDER#force-kill#<pid>#<startTime>`; `openShard` = `ORDER` and
+ *   `deadline` = its notAfter while not done, so the open orders are one
+ *   Query on the same sparse index; `expiresAt` = doneAt + 30 days.
  * Audit entry:
  *   PK `AUDIT`, SK `<at, 15 digits>#<uuid>`; `expiresAt` = at + 90 days.
  *
@@ -39,6 +44,8 @@ export const OPEN_DEADLINES_INDEX = 'open-deadlines';
 export const OPEN_SHARD_ATTRIBUTE = 'openShard';
 export const OPEN_SHARD = 'OPEN';
 export const DEADLINE_ATTRIBUTE = 'deadline';
+/** Open orders share the index under their own partition value. */
+export const ORDER_SHARD = 'ORDER';
 
 export const TTL_ATTRIBUTE = 'expiresAt';
 export const CLOSED_MARK_RETENTION_DAYS = 30;
@@ -47,6 +54,7 @@ export const AUDIT_RETENTION_DAYS = 90;
 export const AUDIT_PARTITION = 'AUDIT';
 const HOST_PREFIX = 'HOST#';
 const MARK_PREFIX = 'MARK#';
+const ORDER_PREFIX = 'ORDER#';
 /** Epoch ms fits in 15 digits until the year 33658. */
 const AUDIT_TIME_DIGITS = 15;
 
@@ -114,6 +122,14 @@ export function markKey(identity: WorkerIdentity): ItemKey {
   return {
     [PARTITION_KEY]: `${HOST_PREFIX}${identity.host}`,
     [SORT_KEY]: `${MARK_PREFIX}${identity.pid}#${identity.startTime}`,
+  };
+}
+
+/** One order slot on a host (order-records.ts `orderSlot`). */
+export function orderKey(host: string, slot: string): ItemKey {
+  return {
+    [PARTITION_KEY]: `${HOST_PREFIX}${host}`,
+    [SORT_KEY]: `${ORDER_PREFIX}${slot}`,
   };
 }
 

@@ -6,6 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { MarkRuleError, RaceLostError } from '../../lambdas/store/errors.ts';
+import {
+  OrderRaceLostError,
+  type NewOrder,
+} from '../../lambdas/store/order-records.ts';
 import type {
   MarkRecord,
   RecordStore,
@@ -16,9 +20,40 @@ import {
   GRACE_MS,
   graceRecord,
   hostReport,
+  HOST,
   T0,
 } from './support/marks.ts';
 import { CONTENDERS, race, STORE_SUBJECTS } from './support/store-subjects.ts';
+
+function pickOrder(orderId: string): NewOrder {
+  return {
+    host: HOST,
+    app: 'fleetapp',
+    kind: 'pick',
+    orderId,
+    measure: 'private',
+    notAfter: T0 + 60_000,
+    pick: {
+      count: 2,
+      graceful: { type: 'detach' },
+      graceSeconds: 30,
+      limitKb: 300 * 1024,
+    },
+  };
+}
+
+function killOrder(orderId: string, pid: number): NewOrder {
+  return {
+    host: HOST,
+    app: 'fleetapp',
+    kind: 'force-kill',
+    orderId,
+    measure: 'private',
+    notAfter: T0 + 60_000,
+    identity: graceRecord(pid).identity,
+    uid: 1000,
+  };
+}
 
 for (const subject of STORE_SUBJECTS) {
   describe(`RecordStore contract: ${subject.name}`, () => {
@@ -237,6 +272,115 @@ for (const subject of STORE_SUBJECTS) {
           store.close(closed, ending('gone', T0 + 11), T0 + 11),
           MarkRuleError,
         );
+      });
+    });
+
+    describe('orders', () => {
+      it('claims a pick once per host-app, then sends and finishes it', async () => {
+        const claimed = await store.claimOrder(pickOrder('o-1'), T0);
+
+        assert.equal(claimed.state, 'claimed');
+        assert.equal(claimed.attempt, 1);
+        await assert.rejects(
+          store.claimOrder(pickOrder('o-2'), T0 + 1),
+          (error: unknown) => {
+            assert.ok(error instanceof OrderRaceLostError);
+            assert.equal(error.stored?.orderId, 'o-1');
+            return true;
+          },
+        );
+        const sent = await store.orderSent(claimed, 'cmd-1', T0 + 2);
+        assert.deepEqual(await store.openOrders(), [sent]);
+
+        const done = await store.finishOrder(
+          sent,
+          { status: 'Success', reason: 'host reported', at: T0 + 9 },
+          T0 + 9,
+        );
+
+        assert.equal(done.state, 'done');
+        assert.deepEqual(await store.openOrders(), []);
+        const next = await store.claimOrder(pickOrder('o-3'), T0 + 10);
+        assert.equal(next.orderId, 'o-3');
+      });
+
+      it('lets exactly one of 8 concurrent pick claims win', async () => {
+        const settled = await Promise.allSettled(
+          Array.from({ length: CONTENDERS }, (_, n) =>
+            store.claimOrder(pickOrder(`o-${n}`), T0),
+          ),
+        );
+
+        const won = settled.filter((s) => s.status === 'fulfilled');
+        const lost = settled.flatMap((s) =>
+          s.status === 'rejected' ? [s.reason] : [],
+        );
+        assert.equal(won.length, 1);
+        assert.ok(lost.every((error) => error instanceof OrderRaceLostError));
+        assert.equal((await store.openOrders()).length, 1);
+      });
+
+      it('keeps picks of two apps, and kills of two workers, apart', async () => {
+        await store.claimOrder(pickOrder('o-1'), T0);
+        await store.claimOrder({ ...pickOrder('o-2'), app: 'blog' }, T0);
+        await store.claimOrder(killOrder('k-1', 101), T0);
+        await store.claimOrder(killOrder('k-2', 102), T0);
+
+        const open = await store.openOrders();
+
+        assert.deepEqual(open.map((o) => o.orderId).sort(), [
+          'k-1',
+          'k-2',
+          'o-1',
+          'o-2',
+        ]);
+        const kill = open.find((o) => o.orderId === 'k-1');
+        assert.deepEqual(kill?.identity, graceRecord(101).identity);
+      });
+
+      it('lets one of 8 ticks re-claim an unsent order', async () => {
+        const claimed = await store.claimOrder(killOrder('k-1', 101), T0);
+
+        const settled = await Promise.allSettled(
+          Array.from({ length: CONTENDERS }, () =>
+            store.reclaimOrder(claimed, T0 + 120_000, T0 + 60_000),
+          ),
+        );
+
+        const won = settled.flatMap((s) =>
+          s.status === 'fulfilled' ? [s.value] : [],
+        );
+        assert.equal(won.length, 1);
+        assert.equal(won[0]?.attempt, 2);
+        assert.equal(won[0]?.notAfter, T0 + 120_000);
+        await assert.rejects(
+          store.orderSent(claimed, 'cmd-1', T0 + 60_001),
+          OrderRaceLostError,
+        );
+      });
+
+      it('refuses to send an order twice', async () => {
+        const claimed = await store.claimOrder(pickOrder('o-1'), T0);
+        const sent = await store.orderSent(claimed, 'cmd-1', T0 + 1);
+
+        await assert.rejects(
+          store.orderSent(sent, 'cmd-2', T0 + 2),
+          /orderSent: order o-1 is in state sent; this step needs state claimed/,
+        );
+        await assert.rejects(
+          store.orderSent(claimed, 'cmd-2', T0 + 2),
+          OrderRaceLostError,
+        );
+      });
+
+      it('refuses a pick without its request, writing nothing', async () => {
+        const { pick: _pick, ...bare } = pickOrder('o-1');
+
+        await assert.rejects(
+          store.claimOrder(bare, T0),
+          /claimOrder: pick must be given for a pick order/,
+        );
+        assert.deepEqual(await store.openOrders(), []);
       });
     });
 

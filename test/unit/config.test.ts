@@ -172,4 +172,72 @@ describe('config', () => {
       assert.equal(policyFor(dry, { group: '/data/x/current' })?.dryRun, true);
     });
   });
+
+  describe('fleet brakes', () => {
+    it('defaults to a 50 % breaker from 4 hosts and no fleet budget', () => {
+      const { fleet } = loadConfig({});
+      assert.deepEqual(fleet, {
+        breakerPercent: 50,
+        minHostsForBreaker: 4,
+        silentAfterSeconds: 6 * 3600,
+      });
+    });
+
+    it('keeps both budgets when both are given', () => {
+      const { fleet } = loadConfig({
+        fleet: { maxInGrace: 20, maxInGracePercent: 12.5 },
+      });
+      assert.equal(fleet.maxInGrace, 20);
+      assert.equal(fleet.maxInGracePercent, 12.5);
+    });
+
+    const rejected: [string, unknown, string][] = [
+      [
+        'a fleet budget of 0',
+        { fleet: { maxInGrace: 0 } },
+        'fleet.maxInGrace must be at least 1 (got 0)',
+      ],
+      [
+        'a fractional fleet budget',
+        { fleet: { maxInGrace: 2.5 } },
+        'fleet.maxInGrace must be a whole number (got 2.5)',
+      ],
+      [
+        'a percentage above 100',
+        { fleet: { maxInGracePercent: 150 } },
+        'fleet.maxInGracePercent must be at most 100 (got 150)',
+      ],
+      [
+        'a breaker at 0 %',
+        { fleet: { breakerPercent: 0 } },
+        'fleet.breakerPercent must be greater than 0 (got 0)',
+      ],
+      [
+        'a breaker given as text',
+        { fleet: { breakerPercent: '50' } },
+        'fleet.breakerPercent must be a number (got "50")',
+      ],
+      [
+        'a breaker floor of 0 hosts',
+        { fleet: { minHostsForBreaker: 0 } },
+        'fleet.minHostsForBreaker must be at least 1 (got 0)',
+      ],
+      [
+        'a silence shorter than a minute',
+        { fleet: { silentAfterSeconds: 30 } },
+        'fleet.silentAfterSeconds must be at least 60 (got 30)',
+      ],
+      [
+        'a misspelt fleet setting',
+        { fleet: { maxInGraceCount: 3 } },
+        'fleet.maxInGraceCount is not a known setting (maxInGraceCount) ' +
+          '(got 3)',
+      ],
+    ];
+    for (const [what, input, message] of rejected) {
+      it(`rejects ${what}, naming field, rule and value`, () => {
+        assert.deepEqual(rejections(input), [message]);
+      });
+    }
+  });
 });
