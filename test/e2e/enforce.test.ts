@@ -9,6 +9,7 @@
  * but the target), runs the CLI, and checks the bystanders afterwards.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,10 +59,14 @@ const CLI_TIMEOUT_MS = 60_000;
  * Long enough for the CLI to start under tsx, sample and detach while the
  * request is still running, even on a loaded two-core machine.
  */
-const BUSY_SECONDS = 10;
 
 describe('enforce against a real Passenger', { skip, timeout: 240_000 }, () => {
   let testbed: Testbed;
+  const fleetRoot = (): string => {
+    const root = testbed.apps.fleetapp?.root;
+    if (root === undefined) throw new Error('the test bed has no fleetapp');
+    return root;
+  };
   let stateDir: string;
   let fleetPids: number[];
   let bystanders: Bystander[];
@@ -195,9 +200,13 @@ describe('enforce against a real Passenger', { skip, timeout: 240_000 }, () => {
   });
 
   it('lets a busy bloated worker finish its request before it goes', async () => {
+    // The request lasts until the test releases it, after the detach:
+    // a fixed busy time would race the enforcer's start on a slow machine.
+    const token = `busy${process.pid}`;
+    const release = join(fleetRoot(), `release-${token}`);
     const held = await holdRequest(
       testbed,
-      `/bloat?mb=${BLOAT_MB}&busy=${BUSY_SECONDS}`,
+      `/hold?mb=${BLOAT_MB}&token=${token}`,
       BLOAT_MB,
     );
     const { target } = held;
@@ -205,8 +214,10 @@ describe('enforce against a real Passenger', { skip, timeout: 240_000 }, () => {
     let detachedAt = 0;
 
     const run = await enforce(['-w', '30'], (line, arrivedAt) => {
-      if (line.decision === 'graceful') detachedAt = arrivedAt;
-    });
+      if (line.decision !== 'graceful') return;
+      detachedAt = arrivedAt;
+      writeFileSync(release, '');
+    }).finally(() => writeFileSync(release, ''));
     const reply = await held.settled;
 
     const lines = decisionsOf(run);

@@ -16,7 +16,10 @@ export const MAX_BUSY_SECONDS = 600;
  * A Rack app. Endpoints (every one answers with the worker's pid):
  * `/` and `/pid`; `/bloat?mb=N[&busy=S]` dirties N MB kept in a global,
  * then holds the request S seconds; `/busy?s=S[&mb=N]` the same the other
- * way round; `/freeze[?mb=N]` ignores TERM, USR1 and INT and never
+ * way round; `/hold?mb=N&token=T` dirties N MB, then holds the request
+ * until a file `release-T` appears in the app root (at most
+ * MAX_BUSY_SECONDS), so a test decides when it ends, however slow the
+ * machine; `/freeze[?mb=N]` ignores TERM, USR1 and INT and never
  * returns, so only SIGKILL ends the worker.
  */
 export function rackApp(appName: string): string {
@@ -57,6 +60,15 @@ run(lambda do |env|
   when '/busy'
     hoard(bounded(params, 'mb', ${MAX_BLOAT_MB}))
     sleep(bounded(params, 's', ${MAX_BUSY_SECONDS}))
+    answer(200, Process.pid)
+  when '/hold'
+    hoard(bounded(params, 'mb', ${MAX_BLOAT_MB}))
+    token = params.fetch('token', '')
+    return answer(400, 'token must be 1-32 of a-z0-9') \\
+      unless token.match?(/\\A[a-z0-9]{1,32}\\z/)
+    release = File.join(__dir__, "release-#{token}")
+    deadline = Time.now + ${MAX_BUSY_SECONDS}
+    sleep(0.1) until File.exist?(release) || Time.now > deadline
     answer(200, Process.pid)
   when '/freeze'
     hoard(bounded(params, 'mb', ${MAX_BLOAT_MB}))
