@@ -18,7 +18,9 @@ import {
 import { bloatIdleWorker } from '../test/e2e/support/workers.ts';
 import { benchCollectorCpu } from './collector-cpu.ts';
 import { benchEnforcerRss, ensureBuilt } from './enforcer-rss.ts';
+import { benchFleet, fleetReportLines, fleetResultKeys } from './fleet.ts';
 import {
+  mergeResults,
   printReport,
   RESULTS_FILE,
   writeResults,
@@ -61,6 +63,12 @@ async function main(): Promise<void> {
     await writeResults(report);
   }
   printReport(report);
+
+  const fleet = await benchFleet((line) =>
+    process.stdout.write(`bench: ${line}\n`),
+  );
+  await mergeResults(fleetResultKeys(fleet));
+  process.stdout.write(`${fleetReportLines(fleet).join('\n')}\n`);
   process.stdout.write(`bench: results merged into ${RESULTS_FILE}\n`);
 }
 

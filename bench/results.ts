@@ -106,6 +106,14 @@ export async function writeResults(report: BenchReport): Promise<void> {
   await writeFile(RESULTS_FILE, `${JSON.stringify(merged, null, 2)}\n`);
 }
 
+/** Merges these keys into bench-results.json, keeping every other key. */
+export async function mergeResults(
+  entries: Readonly<Record<string, unknown>>,
+): Promise<void> {
+  const merged = { ...(await readExisting()), ...entries };
+  await writeFile(RESULTS_FILE, `${JSON.stringify(merged, null, 2)}\n`);
+}
+
 async function readExisting(): Promise<Record<string, unknown>> {
   let text: string;
   try {

@@ -224,7 +224,7 @@ export function parseConfig(input: unknown): ConfigParse {
       // an empty key must still show, or the problem names nothing
       const named = unknownKeys.map((key) => key || '""');
       return {
-        field: [...path, named[0] ?? '""'].join('.'),
+        field: [...path.map((key) => key || '""'), named[0] ?? '""'].join('.'),
         rule: `is not a known setting (${named.join(', ')})`,
         value: valueAt(input, [...path, unknownKeys[0] ?? '']),
       };

@@ -65,6 +65,12 @@ const parser = new XMLParser({
 });
 
 const DOCTYPE = /<!DOCTYPE/i;
+/**
+ * A tag whose name is not plain ASCII. fast-xml-parser trims tag names,
+ * so it would take `</\uFEFFpid>` as the end of `<pid>`; passenger-status
+ * only ever prints names such as `real_memory`.
+ */
+const ODD_TAG_NAME = /<(?!\/?[A-Za-z_][\w.-]*(?:[\s/>]|$))(?![?!])/;
 const REFERENCE =
   /&(?:#(\d{1,7})|#x([0-9a-fA-F]{1,6})|(lt|gt|amp|quot|apos));/g;
 const NAMED_CHARACTERS: Readonly<Record<string, string>> = {
@@ -85,6 +91,15 @@ export function parsePoolXml(xml: string): PoolParse {
     return {
       ok: false,
       reason: 'the document has a DOCTYPE, which passenger-status never prints',
+    };
+  }
+  const oddTag = ODD_TAG_NAME.exec(text);
+  if (oddTag !== null) {
+    return {
+      ok: false,
+      reason:
+        'a tag name holds characters passenger-status never prints, at ' +
+        `${quote(text.slice(oddTag.index, oddTag.index + 20))}`,
     };
   }
   const valid = XMLValidator.validate(text);
