@@ -15,6 +15,7 @@
  */
 import type { AppRef, Observation, Worker } from '../core/worker.ts';
 import type { PassengerTools, ProcSource } from './host.ts';
+import type { MemoryCache } from './memory-cache.ts';
 import { memoryFromStats } from './memory-fallback.ts';
 import {
   appOfTitled,
@@ -41,6 +42,11 @@ export interface CollectorOptions {
   readonly now: () => number;
   /** Run passenger-status. @default true */
   readonly readPool?: boolean;
+  /**
+   * Keeps memory figures between samples while they cannot have changed;
+   * give the same one to every sample of a long-running process.
+   */
+  readonly memoryCache?: MemoryCache;
 }
 
 export interface Sample {
@@ -65,7 +71,12 @@ export async function collectSample(
   const pids = proc.listPids();
   // passenger-status takes 100-200 ms; let it run while /proc is read
   const poolRead = options.readPool === false ? undefined : readPool(tools);
-  const { seen, others } = scanProc(proc, pids, problems);
+  const { seen, others } = scanProc(
+    proc,
+    pids,
+    problems,
+    options.memoryCache && { memory: options.memoryCache, now: at },
+  );
   const pool = poolRead === undefined ? undefined : await poolRead;
   problems.push(...(pool?.problems ?? []));
 

@@ -27,6 +27,7 @@ import {
 } from './decision-log.ts';
 import { Executor } from './executor.ts';
 import type { PassengerTools, ProcSource, Signaller } from './host.ts';
+import { MemoryCache } from './memory-cache.ts';
 import type { EnforcerStore } from './store.ts';
 
 export interface EnforcerOptions {
@@ -61,6 +62,7 @@ export class Enforcer {
   /** Records the watcher holds, by identity key. */
   readonly #watched = new Map<string, GraceRecord>();
   #latest: Sample | undefined;
+  readonly #memoryCache = new MemoryCache();
   readonly #poolEveryTicks: number;
   /** Starts due, so the first tick always reads the pool. */
   #ticksSincePool = Number.POSITIVE_INFINITY;
@@ -148,7 +150,14 @@ export class Enforcer {
   async #sample(): Promise<Sample> {
     const { host, proc, tools, config, store } = this.#options;
     const collect = (readPool: boolean) =>
-      collectSample({ host, proc, tools, now: this.#now, readPool });
+      collectSample({
+        host,
+        proc,
+        tools,
+        now: this.#now,
+        readPool,
+        memoryCache: this.#memoryCache,
+      });
     const cheap = await collect(false);
     const poolDue = ++this.#ticksSincePool >= this.#poolEveryTicks;
     const suspects = Object.keys(store.memory(host).orphanSuspects).length;

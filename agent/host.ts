@@ -28,6 +28,13 @@ export interface ProcStat {
   readonly pgrp: number;
   /** Field 22: clock ticks since boot. */
   readonly startTime: number;
+  /**
+   * Page faults so far, minor and major (fields 10 and 12). Every new
+   * private dirty page of a process costs it a fault.
+   */
+  readonly faults?: number;
+  /** Resident pages (field 24). */
+  readonly rssPages?: number;
 }
 
 export interface ProcSource {

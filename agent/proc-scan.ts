@@ -12,6 +12,7 @@ import { classifyTitle, titleFromCmdline } from '../core/classify.ts';
 import type { TitleClass } from '../core/classify.ts';
 import type { MemoryFigures, ProcessRole } from '../core/worker.ts';
 import type { ProcRead, ProcSource, ProcStat } from './host.ts';
+import { processKey, type MemoryCache } from './memory-cache.ts';
 
 /** A Passenger or web server process that is not an app worker. */
 export interface PassengerProcess {
@@ -53,9 +54,11 @@ export function scanProc(
   proc: ProcSource,
   pids: readonly number[],
   problems: string[],
+  cache?: { readonly memory: MemoryCache; readonly now: number },
 ): ProcScan {
   const seen: SeenWorker[] = [];
   const others: PassengerProcess[] = [];
+  const candidates: Candidate[] = [];
   const hiddenCmdlines: string[] = [];
 
   for (const pid of pids) {
@@ -96,14 +99,18 @@ export function scanProc(
       );
       continue;
     }
-    const worker = readWorker(
-      proc,
-      pid,
-      title,
-      titleClass,
-      stat.value,
-      problems,
-    );
+    candidates.push({ pid, title, titleClass, stat: stat.value });
+  }
+
+  // memory last: the cache must first know which processes came and went
+  cache?.memory.beginSample(
+    new Set([
+      ...others.map((p) => processKey(p)),
+      ...candidates.map((c) => processKey(c.stat)),
+    ]),
+  );
+  for (const candidate of candidates) {
+    const worker = readWorker(proc, candidate, problems, cache);
     if (worker !== undefined) seen.push(worker);
   }
 
@@ -116,18 +123,28 @@ export function scanProc(
   return { seen, others };
 }
 
+/** An app worker found by its title, before its memory is read. */
+interface Candidate {
+  readonly pid: number;
+  readonly title: string;
+  readonly titleClass: TitleClass;
+  readonly stat: ProcStat;
+}
+
 /** Undefined when the process exited while it was being read. */
 function readWorker(
   proc: ProcSource,
-  pid: number,
-  title: string,
-  titleClass: TitleClass,
-  stat: ProcStat,
+  { pid, title, titleClass, stat }: Candidate,
   problems: string[],
+  cache?: { readonly memory: MemoryCache; readonly now: number },
 ): SeenWorker | undefined {
   const who = labelOf(pid, title);
 
-  const memory = proc.memory(pid);
+  const kept = cache?.memory.lookup(stat, cache.now);
+  const memory: ProcRead<MemoryFigures> = kept
+    ? { ok: true, value: kept }
+    : proc.memory(pid);
+  if (!kept && memory.ok) cache?.memory.store(stat, memory.value, cache.now);
   if (!memory.ok && memory.failure === 'gone') return undefined;
   // denied memory is taken from passenger-memory-stats later; anything
   // else leaves the worker without figures, so the policy leaves it be

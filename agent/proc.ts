@@ -40,6 +40,9 @@ const STATE_INDEX = 0;
 const PPID_INDEX = 1;
 const PGRP_INDEX = 2;
 const START_TIME_INDEX = 22 - 3;
+const MINOR_FAULTS_INDEX = 10 - 3;
+const MAJOR_FAULTS_INDEX = 12 - 3;
+const RSS_PAGES_INDEX = 24 - 3;
 
 /** The smaps keys we keep, each summed over every mapping listed. */
 const MEMORY_KEYS = ['Private_Dirty', 'Swap', 'Rss'] as const;
@@ -170,6 +173,9 @@ export function parseStat(line: string): ProcStat | undefined {
   if (![pid, ppid, pgrp, startTime].every(Number.isSafeInteger)) {
     return undefined;
   }
+  const faults =
+    Number(fields[MINOR_FAULTS_INDEX]) + Number(fields[MAJOR_FAULTS_INDEX]);
+  const rssPages = Number(fields[RSS_PAGES_INDEX]);
   return {
     pid,
     comm: line.slice(open + 1, close),
@@ -177,6 +183,8 @@ export function parseStat(line: string): ProcStat | undefined {
     ppid,
     pgrp,
     startTime,
+    ...(Number.isSafeInteger(faults) ? { faults } : {}),
+    ...(Number.isSafeInteger(rssPages) ? { rssPages } : {}),
   };
 }
 

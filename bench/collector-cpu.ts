@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 
 import { collectSample, type Sample } from '../agent/collector.ts';
+import { MemoryCache } from '../agent/memory-cache.ts';
 import { LinuxProc } from '../agent/proc.ts';
 import { PassengerCommandTools } from '../agent/tools.ts';
 import { kbToMbRounded } from '../core/worker.ts';
@@ -15,13 +16,23 @@ import { measureCpu, NO_RUNS, type CpuPerRun } from './cpu.ts';
 
 export interface CollectorCpuResult {
   readonly workers: number;
+  /**
+   * As the enforcer and the agent run it: one memory cache kept across
+   * samples, so smaps_rollup is read again only for a worker that may
+   * have changed (agent/memory-cache.ts).
+   */
   readonly collector: CpuPerRun;
+  /** Every sample reads every worker's smaps_rollup: a first look. */
+  readonly collectorFirstLook: CpuPerRun;
   /** With passenger-status too, as the enforcer samples every tick. */
   readonly collectorWithPool: CpuPerRun;
   readonly memoryStats: CpuPerRun;
   /** passenger-memory-stats CPU over the collector's (no pool). */
   readonly ratio: number;
+  readonly ratioFirstLook: number;
+  /** The cached collector's figures against passenger-memory-stats. */
   readonly figures: FigureComparison;
+  readonly figuresFirstLook: FigureComparison;
 }
 
 export interface FigureComparison {
@@ -48,22 +59,40 @@ export async function benchCollectorCpu(
 ): Promise<CollectorCpuResult> {
   const proc = new LinuxProc();
   const tools = new PassengerCommandTools();
-  const sample = (readPool: boolean) =>
-    collectSample({ host: hostname(), proc, tools, now: Date.now, readPool });
+  const memoryCache = new MemoryCache();
+  const sample = (readPool: boolean, cached = true) =>
+    collectSample({
+      host: hostname(),
+      proc,
+      tools,
+      now: Date.now,
+      readPool,
+      ...(cached ? { memoryCache } : {}),
+    });
 
   // the first passes load modules and warm the JIT; they are not counted
   for (let i = 0; i < WARM_UP_SAMPLES; i++) await sample(false);
+  const figuresFirstLook = await compareWhenIdle(
+    () => sample(false, false),
+    testbedPids,
+  );
   const figures = await compareWhenIdle(() => sample(false), testbedPids);
 
   // Interleaved, so that both see the same load from whatever else runs
   // on the host: ROUNDS x (a batch of collector samples, one tool run).
   let collector = NO_RUNS;
+  let collectorFirstLook = NO_RUNS;
   let memoryStats = NO_RUNS;
   for (let round = 0; round < ROUNDS; round++) {
     collector = await measureCpu(
       COLLECTOR_SAMPLES / ROUNDS,
       () => sample(false),
       collector,
+    );
+    collectorFirstLook = await measureCpu(
+      COLLECTOR_SAMPLES / ROUNDS,
+      () => sample(false, false),
+      collectorFirstLook,
     );
     memoryStats = await measureCpu(
       1,
@@ -77,10 +106,13 @@ export async function benchCollectorCpu(
   return {
     workers: testbedPids.length,
     collector,
+    collectorFirstLook,
     collectorWithPool,
     memoryStats,
     ratio: memoryStats.childrenMs / collector.ownMs,
+    ratioFirstLook: memoryStats.childrenMs / collectorFirstLook.ownMs,
     figures,
+    figuresFirstLook,
   };
 }
 

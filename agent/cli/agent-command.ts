@@ -14,6 +14,7 @@ import { METRIC_NAMESPACE } from '../../core/metric-schema.ts';
 import { parameterRoot } from '../../core/parameter-tree.ts';
 import { runAgentLoop } from '../agent-loop.ts';
 import { collectSample } from '../collector.ts';
+import { MemoryCache } from '../memory-cache.ts';
 import { createEventLog, type EventLog } from '../decision-log.ts';
 import { FleetConfigCache } from '../fleet-config-cache.ts';
 import { ImdsError, readInstanceIdentity } from '../imds.ts';
@@ -90,8 +91,16 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
     // the host
     const proc = new LinuxProc();
     const tools = new PassengerCommandTools({ timeoutMs: settings.toolMs });
+    const memoryCache = new MemoryCache();
     const sample = (readPool: boolean) =>
-      collectSample({ host, proc, tools, now: Date.now, readPool });
+      collectSample({
+        host,
+        proc,
+        tools,
+        now: Date.now,
+        readPool,
+        memoryCache,
+      });
 
     log.info('agent started', {
       event: 'agent-started',

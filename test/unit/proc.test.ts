@@ -86,6 +86,9 @@ describe('LinuxProc', () => {
           ppid: 4169,
           pgrp: 4091,
           startTime: 174632,
+          // minflt (field 10) + majflt (field 12); rss (field 24)
+          faults: 78444,
+          rssPages: 81392,
         },
       });
     });
