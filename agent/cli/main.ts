@@ -11,8 +11,8 @@
  * small (about 56 MB instead of 70 MB resident, measured on Node 20).
  */
 import { Command, Option } from 'commander';
-import { CliError, EXIT } from './exit-codes.ts';
-import { addAgentCommand } from './fleet-commands.ts';
+import { exitCodeFor } from './exit-code-for.ts';
+import { addAgentCommand, addExecuteCommand } from './fleet-commands.ts';
 
 const program = new Command()
   .name('passenger-fleet')
@@ -88,20 +88,7 @@ program
     process.exitCode = await runWorkers(flags);
   });
 
-program
-  .command('execute')
-  .description(
-    'Carry out the orders of an SSM Run Command, read from its SSM_* ' +
-      'environment variables; prints one PF-OUTCOME line per step',
-  )
-  .option('--no-wait', 'report the graceful steps, leave deadlines to AWS')
-  .option('--host <id>', 'this instance id (default: $AWS_SSM_INSTANCE_ID)')
-  .option('--tool-timeout <seconds>', "timeout of Passenger's tools", '10')
-  .action(async (flags) => {
-    const { runExecute } = await import('./execute-command.ts');
-    process.exitCode = await runExecute(flags);
-  });
-
+addExecuteCommand(program);
 addAgentCommand(program);
 
 program
@@ -129,22 +116,4 @@ try {
 /** Hidden: tests read a built /proc tree instead of the machine's. */
 function procRootOption(): Option {
   return new Option('--proc-root <dir>', 'where proc is mounted').hideHelp();
-}
-
-function exitCodeFor(error: unknown): number {
-  if (error instanceof CliError) {
-    process.stderr.write(`passenger-fleet: ${error.message}\n`);
-    return error.exitCode;
-  }
-  // commander has already printed its own message (or the help).
-  const code = (error as { code?: string; exitCode?: number }).code;
-  if (code?.startsWith('commander.')) {
-    const helpShown =
-      code === 'commander.helpDisplayed' || code === 'commander.version';
-    return helpShown ? EXIT.ok : EXIT.usage;
-  }
-  process.stderr.write(
-    `passenger-fleet: unexpected error: ${(error as Error)?.stack ?? error}\n`,
-  );
-  return EXIT.failure;
 }
