@@ -114,6 +114,12 @@ export class SimAgent {
     });
   }
 
+  /** The instance is gone: the agent never samples again. */
+  stop(): void {
+    this.#up = false;
+    this.#generation++;
+  }
+
   /** Something changed on the host that may need a sample sooner. */
   wake(at: number): void {
     if (!this.#up || at >= this.#nextSampleAt) return;

@@ -31,6 +31,7 @@ import {
 import { Scheduler, VirtualClock } from './clock.ts';
 import { SimCloudWatch } from './cloudwatch.ts';
 import { countingRecordStore } from './dynamo.ts';
+import { FaultInjector, withFaults } from './faults.ts';
 import { HostSide } from './host-side.ts';
 import { Ledger } from './ledger.ts';
 import { SeededRandom } from './random.ts';
@@ -94,6 +95,18 @@ export interface RunOptions {
   readonly warmUpMs?: number;
   /** Called after each tick with what it cost. */
   readonly afterTick?: (measure: TickMeasure) => void;
+  /**
+   * Share of the AWS calls (agents' and controller's) that fail, for the
+   * safety suite (sim/faults.ts). Default 0: the benchmarks see none.
+   */
+  readonly faultShare?: number;
+  /** Instances terminated at random times during the run. Default 0. */
+  readonly vanishingHosts?: number;
+  /**
+   * A tick that throws is a Lambda invocation that died; the next one
+   * runs as usual. Without this, a throwing tick ends the run.
+   */
+  readonly onTickDied?: (at: number, error: unknown) => void;
 }
 
 /** One controller tick, measured. */
@@ -174,10 +187,15 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
   });
   const counted = countingRecordStore();
   const parameters = parametersFor(configInput);
+  const faults =
+    (options.faultShare ?? 0) > 0
+      ? new FaultInjector(random.fork(6), options.faultShare ?? 0)
+      : undefined;
+  const agentCloudWatch = withFaults(cloudwatch, faults, 'cloudwatch', ['put']);
 
   for (const host of world.hosts) {
     agents.push(
-      new SimAgent(host, world, scheduler, cloudwatch, config, {
+      new SimAgent(host, world, scheduler, agentCloudWatch, config, {
         sampleIntervalMs: options.sampleIntervalMs ?? 5_000,
         ...(options.cadence && { cadence: options.cadence }),
       }),
@@ -193,6 +211,16 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
   world.populate();
   for (const agent of agents) agent.start();
   scheduleRestarts(options, scheduler, restarts, end, restartHost);
+  const vanishing = random.fork(7);
+  for (let i = 0; i < (options.vanishingHosts ?? 0); i++) {
+    const host = world.hosts[vanishing.integer(0, world.hosts.length - 1)];
+    if (host === undefined) continue;
+    scheduler.at(vanishing.between(SIM_EPOCH, end), () => {
+      agents[host.index]?.stop();
+      hostSide.killRuns(host);
+      world.vanish(host);
+    });
+  }
   for (let hour = SIM_EPOCH + HOUR_MS; hour < end; hour += HOUR_MS) {
     scheduler.at(hour, () => cloudwatch.rollOver());
   }
@@ -200,10 +228,14 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
   const controller = options.controller({
     fleet: SIM_FLEET,
     clock: now,
-    parameters,
-    metrics: cloudwatch,
-    commands,
-    store: counted.store,
+    parameters: withFaults(parameters, faults, 'ssm', ['parametersUnder']),
+    metrics: withFaults(cloudwatch, faults, 'cloudwatch', [
+      'readTrouble',
+      'readCensus',
+      'silentHosts',
+    ]),
+    commands: withFaults(commands, faults, 'ssm', ['send', 'results']),
+    store: withFaults(counted.store, faults, 'dynamodb'),
   });
   const callsPerTick: number[] = [];
   const pages = () =>
@@ -221,7 +253,12 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
       const before = snapshot();
       const heapBefore = process.memoryUsage().heapUsed;
       const cpu = process.cpuUsage();
-      await controller.tick(now());
+      try {
+        await controller.tick(now());
+      } catch (error) {
+        if (options.onTickDied === undefined) throw error;
+        options.onTickDied(now(), error);
+      }
       const used = process.cpuUsage(cpu);
       const after = snapshot();
       const calls = totalCalls(after) - totalCalls(before);

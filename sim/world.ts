@@ -81,6 +81,8 @@ export interface SimHost {
   /** Live processes, detached ones included, by pid. */
   readonly workers: Map<number, SimWorker>;
   nextPid: number;
+  /** When the instance was terminated; null while it runs. */
+  vanishedAt: number | null;
 }
 
 /** What the world tells whoever keeps the score. */
@@ -113,6 +115,7 @@ export class World {
       random: random.fork(index + 1),
       workers: new Map<number, SimWorker>(),
       nextPid: options.pidBase,
+      vanishedAt: null,
     }));
   }
 
@@ -140,7 +143,7 @@ export class World {
   host(id: string): SimHost | undefined {
     const index = parseInt(id.slice(2), 16);
     const host = this.hosts[index];
-    return host?.id === id ? host : undefined;
+    return host?.id === id && host.vanishedAt === null ? host : undefined;
   }
 
   memoryKb(worker: SimWorker, at: number): number {
@@ -225,6 +228,16 @@ export class World {
     this.#exit(worker);
   }
 
+  /**
+   * The instance is terminated (scaled in, or lost): its processes end
+   * with it, nothing respawns, and SSM no longer finds it.
+   */
+  vanish(host: SimHost): void {
+    if (host.vanishedAt !== null) return;
+    host.vanishedAt = this.#scheduler.clock.now();
+    for (const worker of [...host.workers.values()]) this.#exit(worker);
+  }
+
   #exit(worker: SimWorker): void {
     if (worker.exitedAt !== null) return;
     const now = this.#scheduler.clock.now();
@@ -245,6 +258,7 @@ export class World {
 
   /** A worker aged `ageMs` at `now`, or younger if it would be over. */
   #spawn(host: SimHost, app: AppSpec, now: number, ageMs: number): void {
+    if (host.vanishedAt !== null) return;
     const random = host.random;
     const limitKb = app.limitMb * KB_PER_MB;
     const leaks = random.chance(this.options.leakShare);

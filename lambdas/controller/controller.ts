@@ -33,6 +33,7 @@ import type {
   HostAppTrouble,
 } from '../ports/fleet-metrics.ts';
 import type { RecordStore } from '../store/record-store.ts';
+import { withReadRetries } from '../store/retrying-reads.ts';
 import {
   API_CALLS,
   type ApiCall,
@@ -65,7 +66,7 @@ export class Controller {
   #lastGoodConfig: FleetConfig | undefined;
 
   constructor(options: ControllerOptions) {
-    this.#options = options;
+    this.#options = { ...options, store: withReadRetries(options.store) };
     this.#root = parameterRoot(options.fleet);
     this.#newOrderId = options.newOrderId ?? randomUUID;
   }

@@ -1,0 +1,58 @@
+/**
+ * Faults: for 1,000 simulated controller ticks, 30 % of every AWS call
+ * (agents' PutMetricData, the controller's Parameter Store, CloudWatch,
+ * SSM and DynamoDB calls) fails by throttling, a server error or a
+ * timeout whose change went through; a DynamoDB failure kills the tick
+ * part-way, as it would kill the Lambda invocation. Besides, SSM delivers
+ * commands late (after their notAfter) or never, agents restart, some
+ * inside a grace time, and instances vanish. The sim's Ledger judges.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { realController } from '../../sim/real-controller.ts';
+import { runSimulation, type RunOptions } from '../../sim/run.ts';
+import { SafetyTally } from './support/tally.ts';
+
+const tally = new SafetyTally(import.meta.url);
+const TICKS = 1_000;
+
+function faultyFleet(seed: number, died: number[]): RunOptions {
+  return {
+    seed,
+    hosts: 8,
+    apps: [{ name: 'shop', limitMb: 300, workersPerHost: 4 }],
+    durationMs: (TICKS + 1) * 60_000,
+    controller: realController(),
+    config: {
+      defaults: { limitMb: 300, graceSeconds: 30, gracefulAction: 'detach' },
+      // The breaker would rightly stop this much trouble at once; this
+      // run is about the actions themselves.
+      fleet: { breakerPercent: 100 },
+    },
+    world: { leakShare: 0.3, leakHours: [0.5, 4], frozenShare: 0.3 },
+    faultShare: 0.3,
+    restartsPerHostDay: 12,
+    restartInGraceShare: 0.3,
+    vanishingHosts: 2,
+    delivery: { lateShare: 0.1, lostShare: 0.05 },
+    onTickDied: (at) => void died.push(at),
+  };
+}
+
+describe('safety: 1,000 ticks with 30 % of AWS calls failing', () => {
+  it('kills no wrong worker, acts once, meets every deadline', async () => {
+    const died: number[] = [];
+    const report = await runSimulation(faultyFleet(31, died));
+
+    tally.recordSimulation(report, 'faults, seed 31');
+    // The faults must have bitten, or the zeros above prove nothing.
+    assert.ok(report.ticks >= TICKS, `${report.ticks} ticks`);
+    assert.ok(died.length >= 20, `${died.length} ticks died`);
+    const sends = report.usage.commands.sendCommandCalls;
+    assert.ok(sends >= 20, `${sends} commands sent`);
+    assert.ok(report.usage.agentRestarts >= 10);
+    assert.ok(report.frozenMarked >= 3, `${report.frozenMarked} frozen`);
+    assert.equal(report.earlyKills, 0, JSON.stringify(report.violations));
+  });
+});
