@@ -187,6 +187,13 @@ export class OrderActions {
       );
       commandId = sent.commandId;
     } catch (error) {
+      // Known gap, found by the fault suite (issue 5; 2 overdue frozen
+      // workers at 16 hosts, seed 31): a send whose answer was lost may
+      // still have run, and so may a send whose orderSent write below
+      // fails. Its results are then never read, and if the host's own
+      // deadline wait dies too, nobody kills the worker. It goes when such
+      // orders are kept and looked up by order id (ListCommandInvocations
+      // for the instance and document, matched on the Comment).
       const retry = order.kind === 'force-kill';
       failed(
         `send ${order.kind} order ${order.orderId} to ${order.host}`,
