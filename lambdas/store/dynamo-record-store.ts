@@ -13,8 +13,6 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Outcome } from '../../core/order.ts';
-import type { GraceRecord } from '../../core/records.ts';
 import type { WorkerIdentity } from '../../core/worker.ts';
 import { checkAuditEntries, checkAuditLimit } from './audit-rules.ts';
 import {
@@ -37,33 +35,19 @@ import {
   orderConditionOf,
 } from './dynamo-conditions.ts';
 import { AuditWriteError, RaceLostError } from './errors.ts';
+import { TransitionStore } from './transition-store.ts';
 import {
   checkTime,
-  claimForceKillTransition,
-  claimGracefulTransition,
-  closeTransition,
   describeGuard,
-  recordOutcomeTransition,
   type MarkTransition,
 } from './mark-transitions.ts';
 import {
-  claimOrderTransition,
-  finishOrderTransition,
   OrderRaceLostError,
-  orderSentTransition,
   orderSlot,
-  reclaimOrderTransition,
-  type NewOrder,
-  type OrderEnding,
   type OrderRecord,
   type OrderTransition,
 } from './order-records.ts';
-import type {
-  AuditEntry,
-  MarkOutcome,
-  MarkRecord,
-  RecordStore,
-} from './record-store.ts';
+import type { AuditEntry, MarkRecord } from './record-store.ts';
 import {
   AUDIT_PARTITION,
   DEADLINE_ATTRIBUTE,
@@ -87,13 +71,14 @@ export interface DynamoRecordStoreOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export class DynamoRecordStore implements RecordStore {
+export class DynamoRecordStore extends TransitionStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #batchRetry: BatchRetryPolicy;
   readonly #sleep: ((ms: number) => Promise<void>) | undefined;
 
   constructor(options: DynamoRecordStoreOptions) {
+    super();
     if (options.tableName.trim() === '') {
       throw new Error('DynamoRecordStore option tableName must not be empty');
     }
@@ -102,34 +87,6 @@ export class DynamoRecordStore implements RecordStore {
       options.client ?? DynamoDBDocumentClient.from(new DynamoDBClient({}));
     this.#batchRetry = options.batchRetry ?? DEFAULT_BATCH_RETRY;
     this.#sleep = options.sleep;
-  }
-
-  async claimGraceful(
-    record: GraceRecord,
-    orderId: string,
-    now: number,
-  ): Promise<MarkRecord> {
-    return this.#apply(claimGracefulTransition(record, orderId, now));
-  }
-
-  async recordOutcome(
-    mark: MarkRecord,
-    outcome: Outcome,
-    now: number,
-  ): Promise<MarkRecord> {
-    return this.#apply(recordOutcomeTransition(mark, outcome, now));
-  }
-
-  async claimForceKill(mark: MarkRecord, now: number): Promise<MarkRecord> {
-    return this.#apply(claimForceKillTransition(mark, now));
-  }
-
-  async close(
-    mark: MarkRecord,
-    outcome: MarkOutcome,
-    now: number,
-  ): Promise<MarkRecord> {
-    return this.#apply(closeTransition(mark, outcome, now));
   }
 
   /**
@@ -144,34 +101,6 @@ export class DynamoRecordStore implements RecordStore {
   async dueRecords(now: number): Promise<MarkRecord[]> {
     checkTime('dueRecords', 'now', now);
     return this.#queryOpen(now);
-  }
-
-  async claimOrder(order: NewOrder, now: number): Promise<OrderRecord> {
-    return this.#applyOrder(claimOrderTransition(order, now));
-  }
-
-  async orderSent(
-    order: OrderRecord,
-    commandId: string,
-    now: number,
-  ): Promise<OrderRecord> {
-    return this.#applyOrder(orderSentTransition(order, commandId, now));
-  }
-
-  async reclaimOrder(
-    order: OrderRecord,
-    notAfter: number,
-    now: number,
-  ): Promise<OrderRecord> {
-    return this.#applyOrder(reclaimOrderTransition(order, notAfter, now));
-  }
-
-  async finishOrder(
-    order: OrderRecord,
-    ending: OrderEnding,
-    now: number,
-  ): Promise<OrderRecord> {
-    return this.#applyOrder(finishOrderTransition(order, ending, now));
   }
 
   async openOrders(): Promise<OrderRecord[]> {
@@ -220,7 +149,9 @@ export class DynamoRecordStore implements RecordStore {
     return items.map(auditOfItem);
   }
 
-  async #apply(transition: MarkTransition): Promise<MarkRecord> {
+  protected override async applyMark(
+    transition: MarkTransition,
+  ): Promise<MarkRecord> {
     const { next, guard, operation } = transition;
     try {
       await this.#client.send(
@@ -245,7 +176,9 @@ export class DynamoRecordStore implements RecordStore {
     }
   }
 
-  async #applyOrder(transition: OrderTransition): Promise<OrderRecord> {
+  protected override async applyOrder(
+    transition: OrderTransition,
+  ): Promise<OrderRecord> {
     const { next, guard } = transition;
     try {
       await this.#client.send(

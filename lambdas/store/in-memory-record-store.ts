@@ -4,77 +4,32 @@
  * checks its guard and stores the next mark in one synchronous step, so
  * overlapping async callers race exactly as they would on the table.
  */
-import type { Outcome } from '../../core/order.ts';
-import type { GraceRecord } from '../../core/records.ts';
 import { identityKey } from '../../core/worker.ts';
 import { checkAuditEntries, checkAuditLimit } from './audit-rules.ts';
 import { RaceLostError } from './errors.ts';
+import { TransitionStore } from './transition-store.ts';
 import {
   checkTime,
-  claimForceKillTransition,
-  claimGracefulTransition,
-  closeTransition,
   describeGuard,
   guardHolds,
-  recordOutcomeTransition,
   type MarkTransition,
 } from './mark-transitions.ts';
 import {
-  claimOrderTransition,
-  finishOrderTransition,
   isOrderOpen,
   orderGuardHolds,
   OrderRaceLostError,
-  orderSentTransition,
   orderSlot,
-  reclaimOrderTransition,
-  type NewOrder,
-  type OrderEnding,
   type OrderRecord,
   type OrderTransition,
 } from './order-records.ts';
-import {
-  isOpen,
-  type AuditEntry,
-  type MarkOutcome,
-  type MarkRecord,
-  type RecordStore,
-} from './record-store.ts';
+import { isOpen, type AuditEntry, type MarkRecord } from './record-store.ts';
 
-export class InMemoryRecordStore implements RecordStore {
+export class InMemoryRecordStore extends TransitionStore {
   readonly #marks = new Map<string, MarkRecord>();
   /** Keyed by host and slot, as the table keys them. */
   readonly #orders = new Map<string, OrderRecord>();
   /** In append order; entries are never changed once written. */
   readonly #audit: AuditEntry[] = [];
-
-  async claimGraceful(
-    record: GraceRecord,
-    orderId: string,
-    now: number,
-  ): Promise<MarkRecord> {
-    return this.#apply(claimGracefulTransition(record, orderId, now));
-  }
-
-  async recordOutcome(
-    mark: MarkRecord,
-    outcome: Outcome,
-    now: number,
-  ): Promise<MarkRecord> {
-    return this.#apply(recordOutcomeTransition(mark, outcome, now));
-  }
-
-  async claimForceKill(mark: MarkRecord, now: number): Promise<MarkRecord> {
-    return this.#apply(claimForceKillTransition(mark, now));
-  }
-
-  async close(
-    mark: MarkRecord,
-    outcome: MarkOutcome,
-    now: number,
-  ): Promise<MarkRecord> {
-    return this.#apply(closeTransition(mark, outcome, now));
-  }
 
   async openRecords(): Promise<MarkRecord[]> {
     return this.#open(Number.POSITIVE_INFINITY);
@@ -83,34 +38,6 @@ export class InMemoryRecordStore implements RecordStore {
   async dueRecords(now: number): Promise<MarkRecord[]> {
     checkTime('dueRecords', 'now', now);
     return this.#open(now);
-  }
-
-  async claimOrder(order: NewOrder, now: number): Promise<OrderRecord> {
-    return this.#applyOrder(claimOrderTransition(order, now));
-  }
-
-  async orderSent(
-    order: OrderRecord,
-    commandId: string,
-    now: number,
-  ): Promise<OrderRecord> {
-    return this.#applyOrder(orderSentTransition(order, commandId, now));
-  }
-
-  async reclaimOrder(
-    order: OrderRecord,
-    notAfter: number,
-    now: number,
-  ): Promise<OrderRecord> {
-    return this.#applyOrder(reclaimOrderTransition(order, notAfter, now));
-  }
-
-  async finishOrder(
-    order: OrderRecord,
-    ending: OrderEnding,
-    now: number,
-  ): Promise<OrderRecord> {
-    return this.#applyOrder(finishOrderTransition(order, ending, now));
   }
 
   async openOrders(): Promise<OrderRecord[]> {
@@ -132,7 +59,9 @@ export class InMemoryRecordStore implements RecordStore {
   }
 
   /** No await between the check and the write: this is the atomic step. */
-  #apply(transition: MarkTransition): MarkRecord {
+  protected override async applyMark(
+    transition: MarkTransition,
+  ): Promise<MarkRecord> {
     const key = identityKey(transition.next.identity);
     const stored = this.#marks.get(key);
     if (!guardHolds(transition.guard, stored)) {
@@ -147,7 +76,9 @@ export class InMemoryRecordStore implements RecordStore {
     return transition.next;
   }
 
-  #applyOrder(transition: OrderTransition): OrderRecord {
+  protected override async applyOrder(
+    transition: OrderTransition,
+  ): Promise<OrderRecord> {
     const key = `${transition.next.host}\n${orderSlot(transition.next)}`;
     const stored = this.#orders.get(key);
     if (!orderGuardHolds(transition.guard, stored)) {
