@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -99,6 +105,61 @@ describe('passenger-fleet CLI', () => {
     ]);
     assert.equal(run.code, 69);
     assert.match(run.stderr, /no Passenger is running on this host/);
+  });
+
+  it('says who may run it when worker memory cannot be read (77)', (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to run as nobody');
+    const host = buildProcTree([
+      {
+        pid: 400,
+        comm: 'ruby',
+        startTime: 100,
+        cmdline: 'Passenger RubyApp: /data/shop/current (production)\0',
+        uid: 1001,
+        memory: { privateDirtyKb: 300_000, rssKb: 310_000 },
+      },
+    ]);
+    try {
+      chmodSync(host.root, 0o755);
+      // As the kernel does for another user's process.
+      chmodSync(join(host.root, '400', 'smaps_rollup'), 0o000);
+      const stateDir = mkdtempSync(join(tmpdir(), 'pf-cli-nobody-'));
+      chmodSync(stateDir, 0o777);
+      const run = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'agent/cli/main.ts',
+          'enforce',
+          '--once',
+          '--no-orphans',
+          '--proc-root',
+          host.root,
+          '--tool-timeout',
+          '5',
+          '--state',
+          join(stateDir, 'state.db'),
+        ],
+        {
+          cwd: REPO,
+          encoding: 'utf8',
+          timeout: 60_000,
+          uid: 65534,
+          gid: 65534,
+          env: { ...process.env, HOME: stateDir },
+        },
+      );
+      rmSync(stateDir, { recursive: true, force: true });
+      assert.equal(run.status, 77, run.stderr);
+      assert.match(
+        run.stderr,
+        /cannot read the memory of 1 worker\(s\): run as root or as the workers' owner \(uid 1001\); running as uid 65534/,
+      );
+      assert.equal(run.stdout, '');
+    } finally {
+      host.remove();
+    }
   });
 
   it('refuses a non-number interval, naming it (64)', () => {
