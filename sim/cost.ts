@@ -15,7 +15,13 @@
  */
 import type { CloudWatchUsage } from './cloudwatch.ts';
 import type { StoreUsage } from './dynamo.ts';
-import { HOURS_PER_MONTH, PRICES, priced, pricedInTiers } from './prices.ts';
+import {
+  HOURS_PER_MONTH,
+  PRICES,
+  priced,
+  pricedInTiers,
+  type Price,
+} from './prices.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -93,48 +99,17 @@ export function costOf(inputs: CostInputs): CostReport {
       pricedInTiers(PRICES.customMetric, metricMonths),
       PRICES.customMetric.source,
     ),
-    line(
-      'PutMetricData requests',
-      puts,
-      priced(PRICES.putMetricData, puts),
-      PRICES.putMetricData.source,
-    ),
-    line(
-      'ListMetrics requests',
-      lists,
-      priced(PRICES.listMetrics, lists),
-      PRICES.listMetrics.source,
-    ),
-    line(
+    flatLine('PutMetricData requests', puts, PRICES.putMetricData),
+    flatLine('ListMetrics requests', lists, PRICES.listMetrics),
+    flatLine(
       'GetMetricData metrics read or analysed',
       analysed,
-      priced(PRICES.getMetricData, analysed),
-      PRICES.getMetricData.source,
+      PRICES.getMetricData,
     ),
-    line(
-      'DynamoDB write units',
-      writes,
-      priced(PRICES.dynamoWrite, writes),
-      PRICES.dynamoWrite.source,
-    ),
-    line(
-      'DynamoDB read units',
-      reads,
-      priced(PRICES.dynamoRead, reads),
-      PRICES.dynamoRead.source,
-    ),
-    line(
-      'Lambda requests',
-      invocations,
-      priced(PRICES.lambdaRequest, invocations),
-      PRICES.lambdaRequest.source,
-    ),
-    line(
-      'Lambda arm64 GB-seconds',
-      gbSeconds,
-      priced(PRICES.lambdaArmGbSecond, gbSeconds),
-      PRICES.lambdaArmGbSecond.source,
-    ),
+    flatLine('DynamoDB write units', writes, PRICES.dynamoWrite),
+    flatLine('DynamoDB read units', reads, PRICES.dynamoRead),
+    flatLine('Lambda requests', invocations, PRICES.lambdaRequest),
+    flatLine('Lambda arm64 GB-seconds', gbSeconds, PRICES.lambdaArmGbSecond),
   ];
   const usdPerMonth = lines.reduce((sum, l) => sum + l.usdPerMonth, 0);
   return {
@@ -142,6 +117,11 @@ export function costOf(inputs: CostInputs): CostReport {
     usdPerMonth,
     usdPerInstanceMonth: usdPerMonth / inputs.instances,
   };
+}
+
+/** A line billed at one price per unit, with that price's source. */
+function flatLine(item: string, unitsPerMonth: number, price: Price) {
+  return line(item, unitsPerMonth, priced(price, unitsPerMonth), price.source);
 }
 
 function line(
