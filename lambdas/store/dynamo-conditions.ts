@@ -23,9 +23,18 @@ export function conditionOf(guard: MarkGuard): {
 } {
   if (guard.kind === 'no-open-mark') {
     return {
-      ConditionExpression: 'attribute_not_exists(#pk) OR #state = :closed',
-      ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#state': 'state' },
-      ExpressionAttributeValues: { ':closed': 'closed' },
+      ConditionExpression:
+        'attribute_not_exists(#pk) OR ' +
+        '(#state = :closed AND #orderId <> :orderId)',
+      ExpressionAttributeNames: {
+        '#pk': PARTITION_KEY,
+        '#state': 'state',
+        '#orderId': 'orderId',
+      },
+      ExpressionAttributeValues: {
+        ':closed': 'closed',
+        ':orderId': guard.orderId,
+      },
     };
   }
   const due = guard.dueBy !== undefined;

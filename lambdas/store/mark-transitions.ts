@@ -18,8 +18,12 @@ import {
 } from './record-store.ts';
 
 export type MarkGuard =
-  /** No mark for the worker, or only a closed one. */
-  | { readonly kind: 'no-open-mark' }
+  /**
+   * No mark for the worker, or only a closed one that another order
+   * made: a report read again after its mark closed (the command still
+   * running, or a tick that read it late) must not open it again.
+   */
+  | { readonly kind: 'no-open-mark'; readonly orderId: string }
   /** The stored mark is the caller's: same order, same state. */
   | {
       readonly kind: 'unchanged';
@@ -54,7 +58,7 @@ export function claimGracefulTransition(
     orderId,
     claimedAt: now,
   };
-  return { operation, next, guard: { kind: 'no-open-mark' } };
+  return { operation, next, guard: { kind: 'no-open-mark', orderId } };
 }
 
 /** Only detached and signalled leave the worker on its way out in grace. */
@@ -128,7 +132,10 @@ export function guardHolds(
   stored: MarkRecord | undefined,
 ): boolean {
   if (guard.kind === 'no-open-mark') {
-    return stored === undefined || !isOpen(stored);
+    return (
+      stored === undefined ||
+      (!isOpen(stored) && stored.orderId !== guard.orderId)
+    );
   }
   return (
     stored !== undefined &&
@@ -140,7 +147,9 @@ export function guardHolds(
 
 /** The guard in words, for RaceLostError. */
 export function describeGuard(guard: MarkGuard): string {
-  if (guard.kind === 'no-open-mark') return 'no open mark for the worker';
+  if (guard.kind === 'no-open-mark') {
+    return `no open mark for the worker, and none closed of order ${guard.orderId}`;
+  }
   const due =
     guard.dueBy === undefined ? '' : `, deadline at or before ${guard.dueBy}`;
   return `state ${guard.state}, order ${guard.orderId}${due}`;

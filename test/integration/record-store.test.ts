@@ -128,6 +128,27 @@ for (const subject of STORE_SUBJECTS) {
         assert.deepEqual(await store.openRecords(), [again]);
       });
 
+      it('never opens a mark again for the order that closed it', async () => {
+        // A report read again after its mark closed: the command still
+        // ran, or a tick read it late.
+        const first = await store.claimGraceful(graceRecord(101), 'o-1', T0);
+        await store.close(first, ending('killed', T0 + 40_000), T0 + 40_000);
+
+        const replay = store.claimGraceful(
+          graceRecord(101),
+          'o-1',
+          T0 + 60_000,
+        );
+
+        await assert.rejects(replay, (error: unknown) => {
+          assert.ok(error instanceof RaceLostError, String(error));
+          assert.equal(error.stored?.state, 'closed');
+          assert.match(error.message, /none closed of order o-1/);
+          return true;
+        });
+        assert.deepEqual(await store.openRecords(), []);
+      });
+
       it('refuses a pid of 0 and writes nothing', async () => {
         const bad = graceRecord(101, {
           identity: { ...graceRecord(101).identity, pid: 0 },

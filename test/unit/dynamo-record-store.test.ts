@@ -68,7 +68,7 @@ describe('DynamoRecordStore', () => {
   afterEach(() => ddb.reset());
 
   describe('claimGraceful', () => {
-    it('puts the mark only if the worker has no open mark', async () => {
+    it('puts the mark only if the worker has no open mark, nor one closed of the same order', async () => {
       ddb.on(PutCommand).resolves({});
 
       await store.claimGraceful(graceRecord(101), 'o-1', T0);
@@ -77,10 +77,11 @@ describe('DynamoRecordStore', () => {
       const input = put?.args[0].input;
       assert.equal(
         input?.ConditionExpression,
-        'attribute_not_exists(#pk) OR #state = :closed',
+        'attribute_not_exists(#pk) OR (#state = :closed AND #orderId <> :orderId)',
       );
       assert.deepEqual(input?.ExpressionAttributeValues, {
         ':closed': 'closed',
+        ':orderId': 'o-1',
       });
       assert.equal(input?.Item?.PK, 'HOST#i-0a1b2c3d4e5f60718');
       assert.equal(input?.Item?.SK, 'MARK#101#9101');
