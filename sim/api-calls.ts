@@ -30,6 +30,7 @@ export function totalCalls(s: Snapshot): number {
     s.cloudwatch.listMetricsCalls +
     s.commands.sendCommandCalls +
     s.commands.getInvocationCalls +
+    s.commands.listInvocationCalls +
     s.store.calls +
     s.parameterPages
   );
@@ -46,6 +47,7 @@ export function totalCalls(s: Snapshot): number {
  *   SendCommand       one per command: each names its own instance in
  *                     its parameters, so none can share a call
  *   results           one GetCommandInvocation per command asked about
+ *   lookups           one ListCommandInvocations page per lookup
  *   DynamoDB          each conditional write alone (no batch takes a
  *                     condition), audit entries 25 a batch, and each
  *                     kind of query (marks, orders) once
@@ -74,6 +76,7 @@ export function minimumCalls(
     Math.ceil(cw((c) => c.heartbeatQueries) / MAX_QUERIES_PER_CALL) +
     delta((s) => s.commands.sendCommandCalls) +
     delta((s) => s.commands.getInvocationCalls) +
+    delta((s) => s.commands.listInvocationCalls) +
     conditionalWrites +
     Math.ceil(delta((s) => s.store.auditEntries) / BATCH_WRITE_ITEMS) +
     queryKinds

@@ -6,9 +6,10 @@
  * that starts late but within it runs, and the host refuses its orders
  * if their `notAfter` has passed (sim/host-side.ts).
  *
- * Every call is counted: SendCommand, and one GetCommandInvocation per
- * command whose result is asked for. Run Command itself costs nothing
- * on EC2; the counts are for API calls per tick.
+ * Every call is counted: SendCommand, one GetCommandInvocation per
+ * command whose result is asked for, and one ListCommandInvocations page
+ * per lookup by order id. Run Command itself costs nothing on EC2; the
+ * counts are for API calls per tick.
  */
 import type { OrderParameters } from '../core/order-codec.ts';
 import type {
@@ -47,6 +48,8 @@ export const DEFAULT_DELIVERY: DeliveryOptions = {
 export interface CommandUsage {
   readonly sendCommandCalls: number;
   readonly getInvocationCalls: number;
+  /** Lookups by order id, one ListCommandInvocations page each. */
+  readonly listInvocationCalls: number;
   readonly delivered: number;
   readonly lost: number;
   readonly timedOut: number;
@@ -54,6 +57,7 @@ export interface CommandUsage {
 
 interface Command {
   readonly sent: SentCommand;
+  readonly orderId: string;
   readonly parameters: OrderParameters;
   readonly timeoutAt: number;
   run?: HostRun;
@@ -68,8 +72,11 @@ export class SimCommands implements CommandPort {
   readonly #random: SeededRandom;
   readonly #options: DeliveryOptions;
   readonly #commands = new Map<string, Command>();
+  /** Order id → its commands, for find. */
+  readonly #byOrder = new Map<string, Command[]>();
   #sends = 0;
   #gets = 0;
+  #lists = 0;
   #delivered = 0;
   #lost = 0;
   #timedOut = 0;
@@ -92,6 +99,7 @@ export class SimCommands implements CommandPort {
     host: string,
     parameters: OrderParameters,
     deliveryTimeoutSeconds: number,
+    orderId: string,
   ): Promise<SentCommand> {
     this.#sends++;
     const now = this.#scheduler.clock.now();
@@ -102,10 +110,15 @@ export class SimCommands implements CommandPort {
     };
     const command: Command = {
       sent,
+      orderId,
       parameters: { ...parameters },
       timeoutAt: now + deliveryTimeoutSeconds * 1000,
     };
     this.#commands.set(sent.commandId, command);
+    this.#byOrder.set(orderId, [
+      ...(this.#byOrder.get(orderId) ?? []),
+      command,
+    ]);
     const target = this.#world.host(host);
     if (target === undefined) {
       command.undelivered = 'Undeliverable';
@@ -143,10 +156,27 @@ export class SimCommands implements CommandPort {
     });
   }
 
+  async find(
+    host: string,
+    orderId: string,
+    sentBetween: readonly [number, number],
+  ): Promise<SentCommand | undefined> {
+    this.#lists++;
+    const [from, to] = sentBetween;
+    return this.#byOrder
+      .get(orderId)
+      ?.map((command) => command.sent)
+      .find(
+        (sent) =>
+          sent.host === host && sent.sentAt >= from && sent.sentAt <= to,
+      );
+  }
+
   usage(): CommandUsage {
     return {
       sendCommandCalls: this.#sends,
       getInvocationCalls: this.#gets,
+      listInvocationCalls: this.#lists,
       delivered: this.#delivered,
       lost: this.#lost,
       timedOut: this.#timedOut,

@@ -4,6 +4,7 @@
  * failed half-way. Anything not translated here is rethrown as the SDK
  * gave it.
  */
+import { CommandNotSentError } from '../ports/commands.ts';
 
 export type AwsService = 'CloudWatch' | 'SSM';
 
@@ -156,21 +157,18 @@ export async function withinBudget<T>(
  * again cannot help. `InvalidInstanceId` is the usual one: the instance
  * is gone, stopped, or its SSM Agent is not registered.
  */
-export class CommandRejectedError extends AwsAdapterError {
+export class CommandRejectedError extends CommandNotSentError {
   readonly code: string;
-  readonly host: string;
 
   constructor(host: string, error: Error) {
     super(
-      'SSM',
-      'SendCommand',
-      `refused the command for ${host} (${describeError(error)}); ` +
-        'nothing was sent',
+      host,
+      `SSM SendCommand: refused the command for ${host} ` +
+        `(${describeError(error)}); nothing was sent`,
       { cause: error },
     );
     this.name = 'CommandRejectedError';
     this.code = error.name;
-    this.host = host;
   }
 }
 

@@ -7,7 +7,13 @@
  * gets its own orders here, so a call never names more than one. A
  * throttled SendCommand, which SSM refused, may be retried by the SDK;
  * one whose fate is unknown never is (send-once.ts), and surfaces as
- * CommandOutcomeUnknownError.
+ * CommandOutcomeUnknownError. The order id goes in the Comment.
+ *
+ * find: ListCommandInvocations for the instance and the order document
+ * within the time window, matched on the Comment. SSM may leave out an
+ * invocation still Pending on the instance; the controller asks again
+ * until the order's notAfter plus its delivery timeout have passed, and
+ * by then an invocation that can still run has been delivered.
  *
  * results: GetCommandInvocation per command and host, which returns the
  * first 24,000 characters of stdout (ListCommandInvocations gives only
@@ -20,15 +26,17 @@
  */
 import {
   GetCommandInvocationCommand,
+  ListCommandInvocationsCommand,
   SendCommandCommand,
   SSMClient,
   type GetCommandInvocationCommandOutput,
 } from '@aws-sdk/client-ssm';
 import type { OrderParameters } from '../../core/order-codec.ts';
-import type {
-  CommandPort,
-  CommandResult,
-  SentCommand,
+import {
+  CommandNotSentError,
+  type CommandPort,
+  type CommandResult,
+  type SentCommand,
 } from '../ports/commands.ts';
 import { sendCommandParameters } from '../ssm/order-document.ts';
 import {
@@ -50,6 +58,9 @@ export const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
 export const MAX_DELIVERY_TIMEOUT_SECONDS = 2_592_000;
 /** SendCommand's Comment is at most this long. */
 const MAX_COMMENT_LENGTH = 100;
+const COMMENT_PREFIX = 'passenger-fleet order ';
+/** ListCommandInvocations answers at most 50 a page. */
+const LIST_PAGE_SIZE = 50;
 
 /** SendCommand's answers that mean: refused, nothing sent. */
 const REJECTIONS = new Set([
@@ -78,6 +89,11 @@ export interface SsmCommandPortOptions {
   readonly maxReadsPerCall?: number;
   /** Time one results() may spend. Default 20 s. */
   readonly readBudgetMs?: number;
+  /**
+   * ListCommandInvocations pages one find() may read before it gives up,
+   * since "not found" must mean the whole window was read. Default 10.
+   */
+  readonly maxFindPages?: number;
   /** One call, its retries included, gives up after this. Default 10 s. */
   readonly callBudgetMs?: number;
   /** Epoch ms; Date.now by default. */
@@ -108,6 +124,7 @@ export class SsmCommandPort implements CommandPort {
   readonly #documentVersion: string | undefined;
   readonly #maxReads: number;
   readonly #readBudgetMs: number;
+  readonly #maxFindPages: number;
   readonly #callBudgetMs: number;
   readonly #now: () => number;
   /** Key → round it was last read in, to read the longest-waiting first. */
@@ -133,6 +150,10 @@ export class SsmCommandPort implements CommandPort {
       'readBudgetMs',
       options.readBudgetMs ?? 20_000,
     );
+    this.#maxFindPages = wholeAbove0(
+      'maxFindPages',
+      options.maxFindPages ?? 10,
+    );
     this.#callBudgetMs = wholeAbove0(
       'callBudgetMs',
       options.callBudgetMs ?? 10_000,
@@ -148,8 +169,9 @@ export class SsmCommandPort implements CommandPort {
     host: string,
     parameters: OrderParameters,
     deliveryTimeoutSeconds: number,
-    orderId?: string,
+    orderId: string,
   ): Promise<SentCommand> {
+    checkOrderId(orderId);
     if (parameters.instanceId !== host) {
       throw new RangeError(
         `parameters.instanceId must be the host the command goes to ` +
@@ -178,7 +200,7 @@ export class SsmCommandPort implements CommandPort {
         InstanceIds: [host],
         Parameters: sendCommandParameters(parameters),
         TimeoutSeconds: timeout,
-        Comment: commentFor(parameters, orderId),
+        Comment: commentFor(orderId),
         CloudWatchOutputConfig: { CloudWatchOutputEnabled: false },
       }),
     );
@@ -197,6 +219,15 @@ export class SsmCommandPort implements CommandPort {
       }
       if (error instanceof Error && REJECTIONS.has(error.name)) {
         throw new CommandRejectedError(host, error);
+      }
+      if (error instanceof ThrottledError) {
+        // Every attempt was refused: send-once.ts lets the SDK retry
+        // nothing else.
+        throw new CommandNotSentError(
+          host,
+          `${error.message}; nothing was sent`,
+          { cause: error },
+        );
       }
       throw error;
     }
@@ -281,6 +312,64 @@ export class SsmCommandPort implements CommandPort {
       .filter((result): result is CommandResult => result !== undefined);
   }
 
+  async find(
+    host: string,
+    orderId: string,
+    sentBetween: readonly [number, number],
+  ): Promise<SentCommand | undefined> {
+    checkOrderId(orderId);
+    const [from, to] = sentBetween;
+    if (!(Number.isFinite(from) && Number.isFinite(to) && from <= to)) {
+      throw new RangeError(
+        'sentBetween must be two epoch ms times, the first not after the ' +
+          `second (got ${JSON.stringify(sentBetween)})`,
+      );
+    }
+    const comment = commentFor(orderId);
+    let nextToken: string | undefined;
+    for (let page = 0; page < this.#maxFindPages; page++) {
+      const output = await withinBudget(
+        'SSM',
+        'ListCommandInvocations',
+        this.#callBudgetMs,
+        (abortSignal) =>
+          this.#client.send(
+            new ListCommandInvocationsCommand({
+              InstanceId: host,
+              Filters: [
+                { key: 'DocumentName', value: this.#documentName },
+                { key: 'InvokedAfter', value: isoSeconds(from, 'floor') },
+                { key: 'InvokedBefore', value: isoSeconds(to, 'ceil') },
+              ],
+              MaxResults: LIST_PAGE_SIZE,
+              NextToken: nextToken,
+            }),
+            { abortSignal },
+          ),
+      );
+      const match = (output.CommandInvocations ?? []).find(
+        (invocation) =>
+          invocation.Comment === comment && invocation.InstanceId === host,
+      );
+      if (match?.CommandId) {
+        return {
+          commandId: match.CommandId,
+          host,
+          sentAt: match.RequestedDateTime?.getTime() ?? from,
+        };
+      }
+      nextToken = output.NextToken;
+      if (!nextToken) return undefined;
+    }
+    throw new DoubtfulDataError(
+      'SSM',
+      'ListCommandInvocations',
+      `more than ${this.#maxFindPages} pages of commands between ` +
+        `${new Date(from).toISOString()} and ${new Date(to).toISOString()}; ` +
+        `order ${orderId} on ${host} is neither found nor ruled out`,
+    );
+  }
+
   #readInvocation(
     command: SentCommand,
   ): Promise<GetCommandInvocationCommandOutput> {
@@ -325,12 +414,32 @@ function resultOf(
   };
 }
 
-function commentFor(parameters: OrderParameters, orderId?: string): string {
-  const comment =
-    orderId === undefined
-      ? `passenger-fleet ${parameters.app} notAfter ${parameters.notAfter}`
-      : `passenger-fleet order ${orderId}`;
-  return comment.slice(0, MAX_COMMENT_LENGTH);
+function commentFor(orderId: string): string {
+  return `${COMMENT_PREFIX}${orderId}`;
+}
+
+/** An order id must fit the Comment whole, or find could not match it. */
+function checkOrderId(orderId: string): void {
+  const room = MAX_COMMENT_LENGTH - COMMENT_PREFIX.length;
+  if (typeof orderId !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(orderId)) {
+    throw new RangeError(
+      'orderId must be letters, digits or _.:- ' +
+        `(got ${JSON.stringify(orderId)})`,
+    );
+  }
+  if (orderId.length > room) {
+    throw new RangeError(
+      `orderId must be at most ${room} characters to fit the command's ` +
+        `Comment (got ${orderId.length})`,
+    );
+  }
+}
+
+/** SSM's filters take whole seconds; round outward to keep the window. */
+function isoSeconds(ms: number, round: 'floor' | 'ceil'): string {
+  const seconds =
+    round === 'floor' ? Math.floor(ms / 1000) : Math.ceil(ms / 1000);
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 function keyOf(command: SentCommand): string {

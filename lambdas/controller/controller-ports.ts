@@ -27,6 +27,7 @@ export const API_CALLS = [
   'silentHosts',
   'send',
   'results',
+  'find',
 ] as const;
 export type ApiCall = (typeof API_CALLS)[number];
 

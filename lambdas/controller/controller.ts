@@ -131,7 +131,7 @@ export class Controller {
       failed,
       now,
     });
-    await actions.retryUnsent(await store.openOrders(), openMarks);
+    await actions.settleUnsent(await store.openOrders(), openMarks);
 
     let decisions: FleetDecision[] = [];
     let openBreakers: string[] = [];

@@ -63,6 +63,7 @@ export class InMemoryFleetMetrics implements FleetMetricsReader {
 export interface DeliveredCommand extends SentCommand {
   readonly parameters: OrderParameters;
   readonly deliveryTimeoutSeconds: number;
+  readonly orderId: string;
 }
 
 export interface HostReply {
@@ -76,11 +77,12 @@ export type HostPlayer = (command: DeliveredCommand) => HostReply;
 export class InMemoryCommandPort implements CommandPort {
   /** Every command sent, in order. */
   readonly sent: DeliveredCommand[] = [];
-  readonly calls = { send: 0, results: 0 };
+  readonly calls = { send: 0, results: 0, find: 0 };
   readonly #replies = new Map<string, HostReply>();
   readonly #play: HostPlayer | undefined;
   readonly #clock: () => number;
-  #failure: { send?: Error; results?: Error } = {};
+  #failure: { send?: Error; results?: Error; find?: Error } = {};
+  #lostSendAnswer: Error | undefined;
   #next = 0;
 
   /**
@@ -100,15 +102,24 @@ export class InMemoryCommandPort implements CommandPort {
     this.#replies.set(commandId, reply);
   }
 
-  /** Makes `send` or `results` throw until called again with undefined. */
-  failWith(call: 'send' | 'results', error: Error | undefined): void {
+  /** Makes a call throw until called again with undefined. */
+  failWith(call: 'send' | 'results' | 'find', error: Error | undefined): void {
     this.#failure = { ...this.#failure, [call]: error };
+  }
+
+  /**
+   * Makes `send` send, then throw as if its answer were lost, until
+   * called again with undefined.
+   */
+  loseSendAnswers(error: Error | undefined): void {
+    this.#lostSendAnswer = error;
   }
 
   async send(
     host: string,
     parameters: OrderParameters,
     deliveryTimeoutSeconds: number,
+    orderId: string,
   ): Promise<SentCommand> {
     this.calls.send++;
     if (this.#failure.send) throw this.#failure.send;
@@ -119,9 +130,11 @@ export class InMemoryCommandPort implements CommandPort {
       sentAt: this.#clock(),
       parameters,
       deliveryTimeoutSeconds,
+      orderId,
     };
     this.sent.push(command);
     if (this.#play) this.#replies.set(command.commandId, this.#play(command));
+    if (this.#lostSendAnswer) throw this.#lostSendAnswer;
     return { commandId: command.commandId, host, sentAt: command.sentAt };
   }
 
@@ -135,5 +148,23 @@ export class InMemoryCommandPort implements CommandPort {
       };
       return { commandId, host, ...reply };
     });
+  }
+
+  async find(
+    host: string,
+    orderId: string,
+    sentBetween: readonly [number, number],
+  ): Promise<SentCommand | undefined> {
+    this.calls.find++;
+    if (this.#failure.find) throw this.#failure.find;
+    const [from, to] = sentBetween;
+    const found = this.sent.find(
+      (c) =>
+        c.host === host &&
+        c.orderId === orderId &&
+        c.sentAt >= from &&
+        c.sentAt <= to,
+    );
+    return found && { commandId: found.commandId, host, sentAt: found.sentAt };
   }
 }

@@ -3,15 +3,35 @@
  * record store (a conditional write) before its command is sent, and a
  * claim another tick won means this tick sends nothing for it.
  *
- * A pick whose send fails is finished as `send-failed`: the next tick
- * decides again from fresh metrics. A forced kill whose send fails stays
- * claimed and is claimed again and re-sent by a later tick, since the
- * mark can be force-killed only once.
+ * A send SSM surely refused: a pick is finished as `send-failed` and the
+ * next tick decides again from fresh metrics; a forced kill stays claimed
+ * and a later tick claims it again and re-sends it, since the mark can be
+ * force-killed only once.
+ *
+ * A send whose answer was lost, or whose `orderSent` write failed, may
+ * have reached the host: the order stays claimed, and later ticks look
+ * its command up by order id before anything else happens to it.
+ *
+ *   claimed ──(stale: RESEND_AFTER_MS)──> find(order id)
+ *     found                      record it sent; its report is read back
+ *     none, a forced kill        claim again and send again (the host
+ *                                re-checks the worker, so a second copy
+ *                                finds it gone)
+ *     none, a pick, before       wait: a late command may still show up
+ *       notAfter + SETTLED_MS
+ *     none, a pick, after        finished `not-sent`: had it run, SSM
+ *                                would list it; arriving now, the host
+ *                                refuses it
+ *     lookup failed              the next tick looks again
  */
 import type { FleetDecision } from '../../core/fleet-policy.ts';
 import { OrderCodecError } from '../../core/order-codec.ts';
 import { identityKey } from '../../core/worker.ts';
-import type { CommandPort } from '../ports/commands.ts';
+import {
+  CommandNotSentError,
+  type CommandPort,
+  type SentCommand,
+} from '../ports/commands.ts';
 import { RaceLostError } from '../store/errors.ts';
 import {
   OrderRaceLostError,
@@ -35,6 +55,22 @@ import {
  */
 export const RESEND_AFTER_MS = 30_000;
 
+/**
+ * A pick whose command is not found this long after its notAfter was
+ * never sent: a command created in time was delivered or timed out by
+ * notAfter plus the delivery timeout, and SSM lists what it delivered;
+ * the rest is for SSM's listing to catch up.
+ */
+export const SETTLED_MS = DELIVERY_TIMEOUT_SECONDS * 1000 + 30_000;
+
+/**
+ * Where a lookup searches, around the claim: a tick sends right after it
+ * claims, within its Lambda timeout (at most 15 minutes), and the clocks
+ * of the Lambda and SSM may differ a little.
+ */
+const CLOCK_SKEW_MS = 5 * 60_000;
+const LONGEST_TICK_MS = 15 * 60_000;
+
 export interface OrderActionDeps {
   readonly store: RecordStore;
   readonly commands: CommandPort;
@@ -45,7 +81,7 @@ export interface OrderActionDeps {
   readonly now: number;
 }
 
-type SendOutcome = 'sent' | 'send-failed' | 'invalid';
+type SendOutcome = 'sent' | 'send-failed' | 'send-unknown' | 'invalid';
 
 export class OrderActions {
   picksSent = 0;
@@ -81,28 +117,19 @@ export class OrderActions {
     }
   }
 
-  /** Orders a tick claimed and never sent, and kills claimed unordered. */
-  async retryUnsent(
+  /**
+   * Orders claimed and not known to be sent (a tick died, a send's answer
+   * or its record was lost), and forced kills claimed without an order.
+   */
+  async settleUnsent(
     orders: readonly OrderRecord[],
     openMarks: ReadonlyMap<string, MarkRecord>,
   ): Promise<void> {
-    const { store, now } = this.#deps;
+    const { now } = this.#deps;
     const stale = (at: number) => at + RESEND_AFTER_MS <= now;
     for (const order of orders) {
       if (order.state !== 'claimed' || !stale(order.claimedAt)) continue;
-      if (order.kind === 'pick') {
-        await this.#finish(order, 'not-sent', 'claimed but never sent');
-        continue;
-      }
-      let again: OrderRecord;
-      try {
-        again = await store.reclaimOrder(order, now + NOT_AFTER_WINDOW_MS, now);
-      } catch (error) {
-        if (!(error instanceof OrderRaceLostError)) throw error;
-        this.racesLost++;
-        continue;
-      }
-      if ((await this.#send(again)) === 'sent') this.forceKillsSent++;
+      await this.#settle(order);
     }
     const killing = new Set(
       orders
@@ -118,6 +145,77 @@ export class OrderActions {
       const order = this.#killOrderFor(mark);
       if ((await this.#claimAndSend(order)) === 'sent') this.forceKillsSent++;
     }
+  }
+
+  async #settle(order: OrderRecord): Promise<void> {
+    const { store, commands, counted, failed, now } = this.#deps;
+    let found: SentCommand | undefined;
+    try {
+      found = await counted('find', () =>
+        commands.find(order.host, order.orderId, [
+          order.claimedAt - CLOCK_SKEW_MS,
+          order.claimedAt + LONGEST_TICK_MS + CLOCK_SKEW_MS,
+        ]),
+      );
+    } catch (error) {
+      failed(
+        `look up order ${order.orderId} on ${order.host}`,
+        error,
+        'the order stays claimed and is looked up again next tick',
+      );
+      return;
+    }
+    if (found !== undefined) {
+      try {
+        await store.orderSent(order, found.commandId, now);
+      } catch (error) {
+        if (!(error instanceof OrderRaceLostError)) throw error;
+        this.racesLost++;
+        return;
+      }
+      this.#logSettled(order, 'found', found.commandId);
+      return;
+    }
+    if (order.kind === 'pick') {
+      if (now < order.notAfter + SETTLED_MS) {
+        this.#logSettled(order, 'waiting', null);
+        return;
+      }
+      await this.#finish(
+        order,
+        'not-sent',
+        'claimed, and no command for it was found after its notAfter',
+      );
+      this.#logSettled(order, 'not-sent', null);
+      return;
+    }
+    let again: OrderRecord;
+    try {
+      again = await store.reclaimOrder(order, now + NOT_AFTER_WINDOW_MS, now);
+    } catch (error) {
+      if (!(error instanceof OrderRaceLostError)) throw error;
+      this.racesLost++;
+      return;
+    }
+    this.#logSettled(order, 'sent-again', null);
+    if ((await this.#send(again)) === 'sent') this.forceKillsSent++;
+  }
+
+  /** One line per order looked up, with what became of it. */
+  #logSettled(
+    order: OrderRecord,
+    outcome: 'found' | 'waiting' | 'not-sent' | 'sent-again',
+    commandId: string | null,
+  ): void {
+    this.#deps.log.info('unsent order looked up', {
+      host: order.host,
+      app: order.app,
+      decision: order.kind,
+      orderId: order.orderId,
+      attempt: order.attempt,
+      commandId,
+      outcome,
+    });
   }
 
   async #forceKill(
@@ -183,20 +281,28 @@ export class OrderActions {
     let commandId: string;
     try {
       const sent = await counted('send', () =>
-        commands.send(order.host, parameters, DELIVERY_TIMEOUT_SECONDS),
+        commands.send(
+          order.host,
+          parameters,
+          DELIVERY_TIMEOUT_SECONDS,
+          order.orderId,
+        ),
       );
       commandId = sent.commandId;
     } catch (error) {
-      // Known gap, found by the fault suite (issue 5; 2 overdue frozen
-      // workers at 16 hosts, seed 31): a send whose answer was lost may
-      // still have run, and so may a send whose orderSent write below
-      // fails. Its results are then never read, and if the host's own
-      // deadline wait dies too, nobody kills the worker. It goes when such
-      // orders are kept and looked up by order id (ListCommandInvocations
-      // for the instance and document, matched on the Comment).
+      const step = `send ${order.kind} order ${order.orderId} to ${order.host}`;
+      if (!(error instanceof CommandNotSentError)) {
+        failed(
+          step,
+          error,
+          'the command may exist: the order stays claimed and is looked ' +
+            'up by order id before anything is sent again',
+        );
+        return 'send-unknown';
+      }
       const retry = order.kind === 'force-kill';
       failed(
-        `send ${order.kind} order ${order.orderId} to ${order.host}`,
+        step,
         error,
         retry
           ? 'the forced kill stays claimed and is sent again next tick'
@@ -208,12 +314,11 @@ export class OrderActions {
     try {
       await store.orderSent(order, commandId, now);
     } catch (error) {
-      // Sent, but not recorded as sent: its results go unread, and the
-      // host still enforces its own deadlines.
       failed(
         `record command ${commandId} of order ${order.orderId}`,
         error,
-        'its outcome will not be read back',
+        'the order stays claimed; a later tick finds the command by ' +
+          'order id and reads its outcome back',
       );
     }
     return 'sent';

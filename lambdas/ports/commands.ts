@@ -35,15 +35,44 @@ export interface CommandResult {
 export interface CommandPort {
   /**
    * One command to one host. `deliveryTimeoutSeconds` is SendCommand's
-   * TimeoutSeconds: an order not delivered by then never runs. `orderId`,
-   * when given, goes into the command's comment for the audit trail.
+   * TimeoutSeconds: an order not delivered by then never runs. `orderId`
+   * goes with the command, so that `find` can tell it again.
+   *
+   * Throws CommandNotSentError when the service surely took nothing. Any
+   * other error leaves it open whether the command exists and will run.
    */
   send(
     host: string,
     parameters: OrderParameters,
     deliveryTimeoutSeconds: number,
-    orderId?: string,
+    orderId: string,
   ): Promise<SentCommand>;
   /** Current status and output of earlier commands. */
   results(commands: readonly SentCommand[]): Promise<CommandResult[]>;
+  /**
+   * The command sent to `host` for `orderId` within `sentBetween` (epoch
+   * ms, both ends included), if the service has one: how a caller whose
+   * `send` failed without an answer, or who lost what `send` answered,
+   * learns whether the command exists. Undefined only when the whole
+   * window was read and holds none; throws when that is not known.
+   */
+  find(
+    host: string,
+    orderId: string,
+    sentBetween: readonly [number, number],
+  ): Promise<SentCommand | undefined>;
+}
+
+/**
+ * `send` failed and the service surely took nothing: it refused or
+ * throttled the call. Sending again cannot make a second copy.
+ */
+export class CommandNotSentError extends Error {
+  readonly host: string;
+
+  constructor(host: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'CommandNotSentError';
+    this.host = host;
+  }
 }

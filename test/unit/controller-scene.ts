@@ -20,6 +20,7 @@ import {
 import type { ControllerMetricName } from '../../lambdas/controller/metric-names.ts';
 import type { HostAppTrouble } from '../../lambdas/ports/fleet-metrics.ts';
 import { InMemoryRecordStore } from '../../lambdas/store/in-memory-record-store.ts';
+import type { RecordStore } from '../../lambdas/store/record-store.ts';
 
 /** 2026-12-03 13:00:00 UTC. */
 export const T0 = Date.UTC(2026, 11, 3, 13, 0, 0);
@@ -56,13 +57,16 @@ export class Scene {
       this.lines.push({ level: 'error', message, fields }),
   };
 
-  /** A controller instance; a Lambda may run several at once. */
-  controller(): Controller {
+  /**
+   * A controller instance; a Lambda may run several at once. `store`
+   * stands in for the scene's own, e.g. to make some of its writes fail.
+   */
+  controller(ports: { store?: RecordStore } = {}): Controller {
     return new Controller({
       fleet: 'prod',
       metrics: this.metrics,
       commands: this.commands,
-      store: this.store,
+      store: ports.store ?? this.store,
       parameters: this.parameters,
       log: this.log,
       sink: {
@@ -97,6 +101,17 @@ export class Scene {
     return this.lines
       .filter((line) => line.message === 'decision')
       .map((line) => line.fields);
+  }
+
+  /** Orders looked up by id: which, the command found, what became. */
+  settledLines(): LogFields[] {
+    return this.lines
+      .filter((line) => line.message === 'unsent order looked up')
+      .map(({ fields: { orderId, commandId, outcome } }) => ({
+        orderId,
+        ...(commandId !== null && { commandId }),
+        outcome,
+      }));
   }
 
   count(name: ControllerMetricName): number {

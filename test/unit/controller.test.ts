@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeOrderParameters } from '../../core/order-codec.ts';
 import { CONTROLLER_METRIC_NAMES as METRIC } from '../../lambdas/controller/metric-names.ts';
-import { RESEND_AFTER_MS } from '../../lambdas/controller/order-actions.ts';
+import {
+  RESEND_AFTER_MS,
+  SETTLED_MS,
+} from '../../lambdas/controller/order-actions.ts';
+import { CommandNotSentError } from '../../lambdas/ports/commands.ts';
+import type { RecordStore } from '../../lambdas/store/record-store.ts';
 import {
   detached,
   host,
@@ -318,7 +323,135 @@ describe('Controller.tick', () => {
     assert.equal(later.marksOpened, 1);
   });
 
-  it('sends a forced kill again after a throttled send', async () => {
+  it('drops a pick SSM refused, and picks again next tick', async () => {
+    const scene = new Scene();
+    scene.census(10);
+    scene.breach(1);
+    const controller = scene.controller();
+    scene.commands.failWith(
+      'send',
+      new CommandNotSentError(host(1), 'throttled; nothing was sent'),
+    );
+
+    const refused = await controller.tick(T0);
+    scene.commands.failWith('send', undefined);
+    const next = await controller.tick(T0 + MINUTE);
+
+    assert.equal(refused.picksSent, 0);
+    assert.equal(next.picksSent, 1);
+    assert.equal(scene.commands.calls.find, 0);
+  });
+
+  it('finds a pick whose send answer was lost, and reads its report', async () => {
+    const scene = new Scene();
+    scene.census(10);
+    scene.breach(1);
+    const controller = scene.controller();
+    scene.commands.loseSendAnswers(new Error('TimeoutError: socket hang up'));
+
+    const lost = await controller.tick(T0);
+    scene.commands.loseSendAnswers(undefined);
+    const [pick] = scene.commands.sent;
+    assert.ok(pick);
+    scene.commands.reply(pick.commandId, {
+      status: 'InProgress',
+      stdout: hostStdout([detached(101, T0 + 5_000)]),
+    });
+    const found = await controller.tick(T0 + MINUTE);
+    // The breach was still in the metrics, yet no second pick went out.
+    assert.equal(scene.commands.sent.length, 1);
+    scene.metrics.trouble = [];
+    const read = await controller.tick(T0 + 2 * MINUTE);
+
+    assert.equal(lost.picksSent, 0);
+    assert.match(lost.failures[0] ?? '', /^send pick order order-1 to /);
+    assert.equal(found.marksOpened, 0);
+    assert.equal(read.marksOpened, 1);
+    const [mark] = await scene.store.openRecords();
+    assert.deepEqual([mark?.identity.pid, mark?.orderId], [101, 'order-1']);
+    assert.deepEqual(scene.settledLines(), [
+      { orderId: 'order-1', commandId: pick.commandId, outcome: 'found' },
+    ]);
+  });
+
+  it('finds a sent pick whose record was lost', async () => {
+    const scene = new Scene();
+    scene.census(10);
+    scene.breach(1);
+    let failOrderSent = true;
+    const store = new Proxy(scene.store, {
+      get(target, property, receiver) {
+        if (property === 'orderSent' && failOrderSent) {
+          return async () => {
+            failOrderSent = false;
+            throw new Error('ProvisionedThroughputExceededException');
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as RecordStore;
+    const controller = scene.controller({ store });
+
+    const first = await controller.tick(T0);
+    const second = await controller.tick(T0 + MINUTE);
+
+    assert.equal(first.picksSent, 1);
+    assert.match(first.failures[0] ?? '', /^record command cmd-0001 /);
+    const [order] = await scene.store.openOrders();
+    assert.deepEqual([order?.state, order?.commandId], ['sent', 'cmd-0001']);
+    assert.equal(second.picksSent, 0);
+    assert.equal(scene.commands.sent.length, 1);
+  });
+
+  it('waits for a lost pick until its notAfter has settled, then picks again', async () => {
+    const scene = new Scene();
+    scene.census(10);
+    scene.breach(1);
+    const controller = scene.controller();
+    // Refused with no answer: SSM took nothing, but nobody can tell.
+    scene.commands.failWith('send', new Error('InternalServerError'));
+    await controller.tick(T0);
+    scene.commands.failWith('send', undefined);
+    const notAfter = T0 + MINUTE;
+
+    const waiting = await controller.tick(notAfter + SETTLED_MS - 1);
+    const settled = await controller.tick(notAfter + SETTLED_MS);
+
+    assert.equal(waiting.picksSent, 0);
+    assert.equal(settled.picksSent, 1);
+    assert.deepEqual(
+      scene.settledLines().map((line) => line.outcome),
+      ['waiting', 'not-sent'],
+    );
+    assert.equal(scene.commands.sent.length, 1);
+    assert.equal(scene.commands.sent[0]?.orderId, 'order-2');
+  });
+
+  it('keeps an order claimed while its lookup fails', async () => {
+    const scene = new Scene();
+    scene.census(10);
+    scene.breach(1);
+    const controller = scene.controller();
+    scene.commands.failWith('send', new Error('InternalServerError'));
+    await controller.tick(T0);
+    scene.commands.failWith('send', undefined);
+    scene.commands.failWith('find', new Error('ThrottlingException'));
+    const late = T0 + MINUTE + SETTLED_MS;
+
+    const blind = await controller.tick(late);
+    scene.commands.failWith('find', undefined);
+    const seeing = await controller.tick(late + MINUTE);
+
+    assert.match(blind.failures.join('\n'), /look up order order-1 on /);
+    assert.equal(blind.picksSent, 0);
+    const orders = await scene.store.openOrders();
+    assert.equal(orders.length, 1);
+    assert.equal(seeing.picksSent, 1);
+    assert.equal(scene.commands.calls.find, 2);
+  });
+
+  it('sends a forced kill again after a refused send', async () => {
     const scene = new Scene();
     const { controller, pick } = await twoInGrace(scene);
     scene.commands.reply(pick.commandId, {
@@ -328,7 +461,10 @@ describe('Controller.tick', () => {
         detached(102, T0 + 6_000),
       ]),
     });
-    scene.commands.failWith('send', new Error('Rate exceeded'));
+    scene.commands.failWith(
+      'send',
+      new CommandNotSentError(host(1), 'Rate exceeded; nothing was sent'),
+    );
     const due = T0 + 35_000 + MINUTE;
 
     const failed = await controller.tick(due);

@@ -3,6 +3,7 @@ import { beforeEach, describe, it } from 'node:test';
 import {
   GetCommandInvocationCommand,
   InvalidCommandId,
+  ListCommandInvocationsCommand,
   InvalidInstanceId,
   InvocationDoesNotExist,
   SendCommandCommand,
@@ -11,7 +12,10 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { OrderParameters } from '../../core/order-codec.ts';
-import type { SentCommand } from '../../lambdas/ports/commands.ts';
+import {
+  CommandNotSentError,
+  type SentCommand,
+} from '../../lambdas/ports/commands.ts';
 import {
   CommandOutcomeUnknownError,
   CommandRejectedError,
@@ -33,6 +37,7 @@ const NOW = Date.UTC(2026, 11, 3, 12, 0, 30);
 const HOST = 'i-0123456789abcdef0';
 const OTHER = 'i-0fedcba9876543210';
 const DOCUMENT = 'PassengerFleet-Orders';
+const ORDER = '6c1f8d2e-4b7a-4f00-9a55-0d3e2c1b7a90';
 
 const client = new SSMClient({ ...OFFLINE_CLIENT, maxAttempts: 1 });
 const ssm = mockClient(client);
@@ -80,7 +85,7 @@ describe('SsmCommandPort', () => {
         HOST,
         parameters,
         45,
-        'ord-42',
+        ORDER,
       );
 
       assert.deepEqual(command, {
@@ -100,27 +105,25 @@ describe('SsmCommandPort', () => {
           orders: ['pick:2:detach:60:524288:-'],
         },
         TimeoutSeconds: 45,
-        Comment: 'passenger-fleet order ord-42',
+        Comment: `passenger-fleet order ${ORDER}`,
         CloudWatchOutputConfig: { CloudWatchOutputEnabled: false },
       });
     });
 
-    it('names the app and notAfter in the comment when no order id is given', async () => {
-      ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
-
-      await port().send(HOST, parameters, 30);
-
-      const input = ssm.commandCalls(SendCommandCommand)[0]?.args[0].input;
-      assert.equal(
-        input?.Comment,
-        `passenger-fleet /data/shop/current notAfter ${parameters.notAfter}`,
-      );
-      assert.equal('DocumentVersion' in (input ?? {}), false);
-    });
+    for (const [orderId, rule] of [
+      ['', /orderId must be letters, digits or _.:- \(got ""\)/],
+      ['a b', /orderId must be letters, digits or _.:- \(got "a b"\)/],
+      ['x'.repeat(79), /orderId must be at most 78 characters .* \(got 79\)/],
+    ] as const) {
+      it(`refuses the order id ${JSON.stringify(orderId.slice(0, 8))} without calling`, async () => {
+        await assert.rejects(port().send(HOST, parameters, 30, orderId), rule);
+        assert.equal(ssm.calls().length, 0);
+      });
+    }
 
     it('refuses orders meant for another instance without calling', async () => {
       await assert.rejects(
-        port().send(OTHER, parameters, 45),
+        port().send(OTHER, parameters, 45, ORDER),
         /parameters.instanceId must be the host the command goes to \(i-0fedcba9876543210\), got "i-0123456789abcdef0"/,
       );
       assert.equal(ssm.calls().length, 0);
@@ -129,7 +132,7 @@ describe('SsmCommandPort', () => {
     for (const timeout of [29, 45.5, 2_592_001]) {
       it(`refuses a delivery timeout of ${timeout} s`, async () => {
         await assert.rejects(
-          port().send(HOST, parameters, timeout),
+          port().send(HOST, parameters, timeout, ORDER),
           new RegExp(
             `deliveryTimeoutSeconds must be whole seconds from 30 to 2592000 \\(got ${timeout}\\)`,
           ),
@@ -143,29 +146,42 @@ describe('SsmCommandPort', () => {
         .on(SendCommandCommand)
         .rejects(new InvalidInstanceId({ message: 'gone', $metadata: {} }));
 
-      await assert.rejects(port().send(HOST, parameters, 45), (error) => {
-        assert.ok(error instanceof CommandRejectedError);
-        assert.equal(error.code, 'InvalidInstanceId');
-        assert.equal(error.host, HOST);
-        assert.match(
-          error.message,
-          /refused the command for i-0123456789abcdef0.*nothing was sent/,
-        );
-        return true;
-      });
+      await assert.rejects(
+        port().send(HOST, parameters, 45, ORDER),
+        (error) => {
+          assert.ok(error instanceof CommandRejectedError);
+          assert.ok(error instanceof CommandNotSentError);
+          assert.equal(error.code, 'InvalidInstanceId');
+          assert.equal(error.host, HOST);
+          assert.match(
+            error.message,
+            /refused the command for i-0123456789abcdef0.*nothing was sent/,
+          );
+          return true;
+        },
+      );
     });
 
-    it('turns throttling into ThrottledError', async () => {
+    it('turns throttling into CommandNotSentError: SSM took nothing', async () => {
       ssm.on(SendCommandCommand).rejects(ssmError('ThrottlingException', 400));
 
-      await assert.rejects(port().send(HOST, parameters, 45), ThrottledError);
+      await assert.rejects(
+        port().send(HOST, parameters, 45, ORDER),
+        (error) => {
+          assert.ok(error instanceof CommandNotSentError, String(error));
+          assert.ok(error.cause instanceof ThrottledError);
+          assert.equal(error.host, HOST);
+          assert.match(error.message, /throttled .*; nothing was sent$/);
+          return true;
+        },
+      );
     });
 
     it('calls an answer without a CommandId doubtful', async () => {
       ssm.on(SendCommandCommand).resolves({ Command: {} });
 
       await assert.rejects(
-        port().send(HOST, parameters, 45),
+        port().send(HOST, parameters, 45, ORDER),
         DoubtfulDataError,
       );
     });
@@ -187,10 +203,11 @@ describe('SsmCommandPort', () => {
         const { targets, ssmClient } = wireClient(400, 'ThrottlingException');
 
         await assert.rejects(
-          port({ client: ssmClient }).send(HOST, parameters, 45),
+          port({ client: ssmClient }).send(HOST, parameters, 45, ORDER),
           (error) => {
-            assert.ok(error instanceof ThrottledError, String(error));
-            assert.equal(error.attempts, 3);
+            assert.ok(error instanceof CommandNotSentError, String(error));
+            assert.ok(error.cause instanceof ThrottledError);
+            assert.equal(error.cause.attempts, 3);
             return true;
           },
         );
@@ -201,7 +218,7 @@ describe('SsmCommandPort', () => {
         const { targets, ssmClient } = wireClient(500, 'InternalServerError');
 
         await assert.rejects(
-          port({ client: ssmClient }).send(HOST, parameters, 45),
+          port({ client: ssmClient }).send(HOST, parameters, 45, ORDER),
           (error) => {
             assert.ok(
               error instanceof CommandOutcomeUnknownError,
@@ -213,6 +230,108 @@ describe('SsmCommandPort', () => {
         );
         assert.deepEqual(targets, ['AmazonSSM.SendCommand']);
       });
+    });
+  });
+
+  describe('find', () => {
+    const COMMENT = `passenger-fleet order ${ORDER}`;
+    // 12:00:30.250 to 12:20:29.500: the filters round outward.
+    const WINDOW: [number, number] = [NOW + 250, NOW + 20 * 60_000 - 500];
+
+    function invocation(commandId: string, comment: string, host = HOST) {
+      return {
+        CommandId: commandId,
+        InstanceId: host,
+        Comment: comment,
+        RequestedDateTime: new Date(NOW + 2_000),
+      };
+    }
+
+    it("finds the order by its comment among the host's commands", async () => {
+      ssm.on(ListCommandInvocationsCommand).resolves({
+        CommandInvocations: [
+          invocation('cmd-other', 'passenger-fleet order another'),
+          invocation('cmd-ours', COMMENT),
+        ],
+      });
+
+      const found = await port().find(HOST, ORDER, WINDOW);
+
+      assert.deepEqual(found, {
+        commandId: 'cmd-ours',
+        host: HOST,
+        sentAt: NOW + 2_000,
+      });
+      const calls = ssm.commandCalls(ListCommandInvocationsCommand);
+      assert.deepEqual(calls[0]?.args[0].input, {
+        InstanceId: HOST,
+        Filters: [
+          { key: 'DocumentName', value: DOCUMENT },
+          { key: 'InvokedAfter', value: '2026-12-03T12:00:30Z' },
+          { key: 'InvokedBefore', value: '2026-12-03T12:20:30Z' },
+        ],
+        MaxResults: 50,
+        NextToken: undefined,
+      });
+    });
+
+    it('reads on through the pages, and answers none once all are read', async () => {
+      ssm
+        .on(ListCommandInvocationsCommand)
+        .resolvesOnce({
+          CommandInvocations: [invocation('cmd-1', 'passenger-fleet order x')],
+          NextToken: 'page-2',
+        })
+        .resolvesOnce({ CommandInvocations: [] });
+
+      const found = await port().find(HOST, ORDER, WINDOW);
+
+      assert.equal(found, undefined);
+      const calls = ssm.commandCalls(ListCommandInvocationsCommand);
+      assert.deepEqual(
+        calls.map((call) => call.args[0].input.NextToken),
+        [undefined, 'page-2'],
+      );
+    });
+
+    it('ignores a command with our comment for another instance', async () => {
+      ssm.on(ListCommandInvocationsCommand).resolves({
+        CommandInvocations: [invocation('cmd-9', COMMENT, OTHER)],
+      });
+
+      assert.equal(await port().find(HOST, ORDER, WINDOW), undefined);
+    });
+
+    it('calls an unfinished search doubtful, never "none"', async () => {
+      ssm
+        .on(ListCommandInvocationsCommand)
+        .resolves({ CommandInvocations: [], NextToken: 'more' });
+
+      await assert.rejects(
+        port({ maxFindPages: 3 }).find(HOST, ORDER, WINDOW),
+        (error) => {
+          assert.ok(error instanceof DoubtfulDataError, String(error));
+          assert.match(error.message, /more than 3 pages .* neither found/);
+          return true;
+        },
+      );
+      assert.equal(ssm.commandCalls(ListCommandInvocationsCommand).length, 3);
+    });
+
+    it('turns throttling into ThrottledError', async () => {
+      ssm
+        .on(ListCommandInvocationsCommand)
+        .rejects(ssmError('ThrottlingException', 400));
+
+      await assert.rejects(port().find(HOST, ORDER, WINDOW), ThrottledError);
+    });
+
+    it('refuses a window that ends before it starts, without calling', async () => {
+      await assert.rejects(
+        port().find(HOST, ORDER, [NOW, NOW - 1]),
+        /sentBetween must be two epoch ms times, the first not after the second/,
+      );
+      assert.equal(ssm.calls().length, 0);
     });
   });
 
