@@ -7,6 +7,12 @@
  * PF-OUTCOME line per step (the real format), then wait for each
  * victim's deadline and SIGKILL whoever is still the same process.
  *
+ * Each victim waited for is spooled, as `execute` spools it
+ * (agent/deadline-spool.ts): when a restart ends the run, the agent
+ * adopts the victim once it is back (`adoptOrphans`), as
+ * agent/deadline-handover.ts does, and kills it at its deadline, or at
+ * once if that has passed.
+ *
  * Only `detach` is played as a graceful step: it is what the simulated
  * Passenger (6.x) is configured with. A signal step is refused here
  * rather than played wrongly.
@@ -53,6 +59,21 @@ interface Victim {
   readonly deadline: number;
 }
 
+/** A spool entry: the victim, the run that waits, who adopted it. */
+interface Spooled {
+  readonly victim: Victim;
+  readonly run: HostRun;
+  /** The agent's restart count when it adopted the victim. */
+  adoptedBy?: number;
+}
+
+/** The host's agent daemon, as adoption needs to see it. */
+export interface DaemonState {
+  readonly up: boolean;
+  /** Changes at every restart: an adoption dies with its daemon. */
+  readonly epoch: number;
+}
+
 export interface HostSideHooks {
   /** After a graceful step: where the run aims its faults. */
   detached?(worker: SimWorker, graceSeconds: number): void;
@@ -66,6 +87,8 @@ export class HostSide {
   readonly #watched = new Map<string, Set<string>>();
   /** Per host: the runs still under way, to cut short on a restart. */
   readonly #running = new Map<string, Set<HostRun>>();
+  /** Per host: the deadline spool, by identity key. */
+  readonly #spool = new Map<string, Map<string, Spooled>>();
 
   readonly #hooks: HostSideHooks;
 
@@ -118,6 +141,34 @@ export class HostSide {
     this.#watched.get(host.id)?.clear();
   }
 
+  /**
+   * The agent daemon's look at the spool: victims whose run has ended
+   * are adopted by the daemon now up, and killed at their deadline if
+   * still there and the same daemon is still up by then.
+   */
+  adoptOrphans(host: SimHost, daemon: () => DaemonState): number {
+    const state = daemon();
+    if (!state.up) return 0;
+    let adopted = 0;
+    for (const [key, entry] of this.#spoolOn(host)) {
+      if (!entry.run.killed || entry.adoptedBy === state.epoch) continue;
+      entry.adoptedBy = state.epoch;
+      adopted++;
+      const now = this.#scheduler.clock.now();
+      const { worker, deadline } = entry.victim;
+      this.#scheduler.at(Math.max(now, deadline), () => {
+        const current = daemon();
+        if (!current.up || current.epoch !== state.epoch) return;
+        if (this.#spoolOn(host).get(key) !== entry) return;
+        this.#spoolOn(host).delete(key);
+        if (worker.exitedAt !== null) return;
+        this.#ledger.kill(worker, this.#scheduler.clock.now(), 'host');
+        this.#world.kill(worker);
+      });
+    }
+    return adopted;
+  }
+
   async #carryOut(
     host: SimHost,
     batch: OrderBatch,
@@ -155,13 +206,13 @@ export class HostSide {
         report(order, order.action, 'refused', refusal);
         continue;
       }
-      const victim = await this.#exact(host, batch, order, report);
+      const victim = await this.#exact(host, batch, order, report, run);
       if (victim !== undefined) victims.push(victim);
     }
     if (refusal === undefined) {
       for (const pick of batch.picks ?? []) {
         if (run.killed) return;
-        const picked = await this.#pick(host, batch, pick, report);
+        const picked = await this.#pick(host, batch, pick, report, run);
         orders += picked.length;
         victims.push(...picked);
       }
@@ -189,6 +240,7 @@ export class HostSide {
     batch: OrderBatch,
     order: WireOrder,
     report: Reporter,
+    run: HostRun,
   ): Promise<Victim | undefined> {
     // The re-check: same pid, same start time, a worker of this app.
     const worker = this.#world.find(host, order.pid, order.startTime);
@@ -213,7 +265,7 @@ export class HostSide {
         report(order, 'graceful', 'refused', 'no longer over the limit');
         return undefined;
       }
-      return this.#detach(worker, order.graceSeconds, report);
+      return this.#detach(worker, order.graceSeconds, report, run);
     }
     report(order, order.action, 'refused', 'not played by the simulator');
     return undefined;
@@ -224,6 +276,7 @@ export class HostSide {
     batch: OrderBatch,
     pick: WirePick,
     report: Reporter,
+    run: HostRun,
   ): Promise<Victim[]> {
     if (pick.kind !== 'pick' || pick.graceful.type !== 'detach') return [];
     const now = this.#scheduler.clock.now();
@@ -243,7 +296,7 @@ export class HostSide {
         report(worker.identity, 'graceful', 'gone', 'left before its step');
         continue;
       }
-      const victim = await this.#detach(live, pick.graceSeconds, report);
+      const victim = await this.#detach(live, pick.graceSeconds, report, run);
       if (victim !== undefined) victims.push(victim);
     }
     return victims;
@@ -253,6 +306,7 @@ export class HostSide {
     worker: SimWorker,
     graceSeconds: number,
     report: Reporter,
+    run: HostRun,
   ): Promise<Victim | undefined> {
     await this.#sleep(DETACH_MS);
     if (worker.exitedAt !== null) {
@@ -265,8 +319,10 @@ export class HostSide {
     const deadline = now + graceSeconds * 1000;
     report(worker, 'graceful', 'detached', 'detached', deadline);
     this.#watchedOn(worker.host).add(keyOf(worker));
+    const victim = { worker, deadline };
+    this.#spoolOn(worker.host).set(keyOf(worker), { victim, run });
     this.#hooks.detached?.(worker, graceSeconds);
-    return { worker, deadline };
+    return victim;
   }
 
   /** One poll loop per command, as the DeadlineWatcher keeps one. */
@@ -296,6 +352,7 @@ export class HostSide {
         }
         waiting.delete(victim);
         this.#watchedOn(host).delete(keyOf(worker));
+        this.#spoolOn(host).delete(keyOf(worker));
       }
     }
   }
@@ -311,6 +368,15 @@ export class HostSide {
       this.#watched.set(host.id, set);
     }
     return set;
+  }
+
+  #spoolOn(host: SimHost): Map<string, Spooled> {
+    let spool = this.#spool.get(host.id);
+    if (spool === undefined) {
+      spool = new Map();
+      this.#spool.set(host.id, spool);
+    }
+    return spool;
   }
 
   #runningOn(host: SimHost): Set<HostRun> {

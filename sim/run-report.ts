@@ -34,6 +34,8 @@ export interface RunReport {
    * tick (plus the longest usual delivery) after their deadline.
    */
   readonly frozenOverdue: number;
+  /** The first few of them, for a failing test to name. */
+  readonly overdue: readonly OverdueWorker[];
   /** Frozen workers given their graceful step, whose deadline came. */
   readonly frozenMarked: number;
   /** Workers over their limit for over 10 minutes, never acted on. */
@@ -48,8 +50,21 @@ export interface RunReport {
     readonly store: StoreUsage;
     readonly parameterReads: number;
     readonly agentRestarts: number;
+    /** Spooled deadlines an agent adopted after a restart ended a run. */
+    readonly adoptedDeadlines: number;
   };
 }
+
+export interface OverdueWorker {
+  readonly host: string;
+  readonly pid: number;
+  readonly startTime: number;
+  readonly deadline: number;
+  /** Epoch ms it exited; null if it outlived the run. */
+  readonly exitedAt: number | null;
+}
+
+const OVERDUE_KEPT = 20;
 
 /** What the report needs of the run's options. */
 export interface ReportedRun {
@@ -72,6 +87,7 @@ export interface Outcome {
   readonly store: StoreUsage;
   readonly parameterReads: number;
   readonly agentRestarts: number;
+  readonly adoptedDeadlines: number;
   readonly maxDeliveryMs: number;
 }
 
@@ -82,12 +98,22 @@ export function report(options: ReportedRun, outcome: Outcome): RunReport {
     outcome.tickIntervalMs + 5_000 + outcome.maxDeliveryMs;
   let frozenOverdue = 0;
   let frozenMarked = 0;
+  const overdue: OverdueWorker[] = [];
   for (const [worker, mark] of ledger.marked()) {
     if (!worker.frozen) continue;
     const dueBy = mark.deadline + allowedAfterDeadline;
     if (dueBy > end) continue;
     frozenMarked++;
-    if ((worker.exitedAt ?? Infinity) > dueBy) frozenOverdue++;
+    if ((worker.exitedAt ?? Infinity) <= dueBy) continue;
+    frozenOverdue++;
+    if (overdue.length >= OVERDUE_KEPT) continue;
+    overdue.push({
+      host: worker.host.id,
+      pid: worker.pid,
+      startTime: worker.startTime,
+      deadline: mark.deadline,
+      exitedAt: worker.exitedAt,
+    });
   }
   let missedBreaches = 0;
   for (const host of world.hosts) {
@@ -120,6 +146,7 @@ export function report(options: ReportedRun, outcome: Outcome): RunReport {
     killsByHost: totals.killsByHost,
     killsByController: totals.killsByController,
     frozenOverdue,
+    overdue,
     frozenMarked,
     missedBreaches,
     apiCallsPerTickMean: ticks === 0 ? 0 : controllerApiCalls / ticks,
@@ -141,6 +168,7 @@ export function report(options: ReportedRun, outcome: Outcome): RunReport {
       store: outcome.store,
       parameterReads: outcome.parameterReads,
       agentRestarts: outcome.agentRestarts,
+      adoptedDeadlines: outcome.adoptedDeadlines,
     },
   };
 }

@@ -14,7 +14,6 @@
  * commands arrive late or never (sim/ssm.ts).
  */
 import { loadConfig, type ConfigInput } from '../core/config.ts';
-import { parameterRoot } from '../core/parameter-tree.ts';
 import type { CadenceOptions } from '../core/publish-cadence.ts';
 import { InMemoryParameterSource } from '../agent/parameters/in-memory-parameter-source.ts';
 import type { ParameterSource } from '../agent/parameters/parameter-source.ts';
@@ -22,6 +21,12 @@ import type { CommandPort } from '../lambdas/ports/commands.ts';
 import type { FleetMetricsReader } from '../lambdas/ports/fleet-metrics.ts';
 import type { RecordStore } from '../lambdas/store/record-store.ts';
 import { SimAgent } from './agent.ts';
+import {
+  AgentConfigs,
+  ConfiguredWorld,
+  parameterEntries,
+  type ConfigPush,
+} from './config-push.ts';
 import {
   minimumCalls,
   parameterCount,
@@ -37,18 +42,13 @@ import { Ledger } from './ledger.ts';
 import { SeededRandom } from './random.ts';
 import { report, type RunReport } from './run-report.ts';
 import { DEFAULT_DELIVERY, SimCommands, type DeliveryOptions } from './ssm.ts';
-import {
-  DEFAULT_WORLD,
-  World,
-  type AppSpec,
-  type WorldOptions,
-} from './world.ts';
+import { DEFAULT_WORLD, type AppSpec, type WorldOptions } from './world.ts';
 
 const HOUR_MS = 3_600_000;
 /** 1 December 2026, 00:00 UTC: runs start on the hour. */
 export const SIM_EPOCH = Date.UTC(2026, 11, 1);
 export const SIM_FLEET = 'sim';
-export type { RunReport };
+export type { ConfigPush, RunReport };
 
 /** What the controller is built from; the same ports the Lambda gets. */
 export interface SimPorts {
@@ -73,6 +73,12 @@ export interface RunOptions {
   readonly durationMs: number;
   readonly controller: ControllerFactory;
   readonly config?: ConfigInput;
+  /**
+   * Configurations written to Parameter Store during the run, each in
+   * place of the whole tree (sim/config-push.ts). Parameter reads are
+   * billed by the size of the tree the run started with.
+   */
+  readonly configPushes?: readonly ConfigPush[];
   readonly world?: Partial<Omit<WorldOptions, 'hosts' | 'apps'>>;
   readonly delivery?: Partial<DeliveryOptions>;
   /** EventBridge's schedule. Default one minute. */
@@ -143,7 +149,7 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
   const configInput: ConfigInput = options.config ?? {};
   const config = loadConfig(configInput);
 
-  const world = new World(
+  const world = new ConfiguredWorld(
     {
       ...DEFAULT_WORLD,
       ...options.world,
@@ -165,11 +171,20 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
   const restarts = random.fork(3);
   const agentDownMs = options.agentDownMs ?? [10_000, 120_000];
   const agents: SimAgent[] = [];
+  let adoptedDeadlines = 0;
   const restartHost = (index: number) => {
     const agent = agents[index];
     if (agent === undefined || !agent.up) return;
-    agent.restart(restarts.between(agentDownMs[0], agentDownMs[1]));
+    const downMs = restarts.between(agentDownMs[0], agentDownMs[1]);
+    agent.restart(downMs);
     hostSide.killRuns(agent.host);
+    // Back up, the agent adopts what the ended runs were waiting for.
+    scheduler.after(downMs + 1, () => {
+      adoptedDeadlines += hostSide.adoptOrphans(agent.host, () => ({
+        up: agent.up,
+        epoch: agent.counts().restarts,
+      }));
+    });
   };
   const restartInGrace = options.restartInGraceShare ?? 0;
   const hostSide = new HostSide(world, scheduler, ledger, {
@@ -193,9 +208,11 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
       : undefined;
   const agentCloudWatch = withFaults(cloudwatch, faults, 'cloudwatch', ['put']);
 
+  const agentConfigs = new AgentConfigs(config, world.hosts.length);
   for (const host of world.hosts) {
+    const held = agentConfigs.view(host.index);
     agents.push(
-      new SimAgent(host, world, scheduler, agentCloudWatch, config, {
+      new SimAgent(host, world, scheduler, agentCloudWatch, held, {
         sampleIntervalMs: options.sampleIntervalMs ?? 5_000,
         ...(options.cadence && { cadence: options.cadence }),
       }),
@@ -210,6 +227,15 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
   });
   world.populate();
   for (const agent of agents) agent.start();
+  agentConfigs.schedule(options.configPushes ?? [], configInput, {
+    fleet: SIM_FLEET,
+    start: SIM_EPOCH,
+    scheduler,
+    parameters,
+    world,
+    random: random.fork(8),
+    takenUp: (index) => agents[index]?.wake(now()),
+  });
   scheduleRestarts(options, scheduler, restarts, end, restartHost);
   const vanishing = random.fork(7);
   for (let i = 0; i < (options.vanishingHosts ?? 0); i++) {
@@ -234,7 +260,7 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
       'readCensus',
       'silentHosts',
     ]),
-    commands: withFaults(commands, faults, 'ssm', ['send', 'results']),
+    commands: withFaults(commands, faults, 'ssm', ['send', 'results', 'find']),
     store: withFaults(counted.store, faults, 'dynamodb'),
   });
   const callsPerTick: number[] = [];
@@ -294,6 +320,7 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
     store: counted.usage(),
     parameterReads: parameters.reads,
     agentRestarts: agents.reduce((sum, a) => sum + a.counts().restarts, 0),
+    adoptedDeadlines,
     maxDeliveryMs: (options.delivery?.deliveryMs ??
       DEFAULT_DELIVERY.deliveryMs)[1],
   });
@@ -301,16 +328,9 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
 
 /** The configuration as the parameter tree holds it, a branch per key. */
 function parametersFor(config: ConfigInput): InMemoryParameterSource {
-  const root = parameterRoot(SIM_FLEET);
-  const source = new InMemoryParameterSource();
-  for (const [key, value] of Object.entries(config)) {
-    source.set(`${root}/${key}`, JSON.stringify(value));
-  }
-  // The tree must not be empty: an empty read is not a configuration.
-  if (Object.keys(config).length === 0) {
-    source.set(`${root}/unlistedApps`, 'enforce');
-  }
-  return source;
+  return new InMemoryParameterSource(
+    Object.fromEntries(parameterEntries(SIM_FLEET, config)),
+  );
 }
 
 function scheduleRestarts(

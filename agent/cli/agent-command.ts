@@ -7,6 +7,8 @@
  *   SSM client ─> SsmParameterSource ─> FleetConfigCache
  *   CloudWatch client ─> CloudWatchMetrics ─> PublishBuffer
  *   /proc + Passenger's tools ─> collectSample
+ *   deadline spool ─> DeadlineHandover, every interval: keeps the
+ *     deadlines of `execute` runs that died (deadline-handover.ts)
  *   runAgentLoop until SIGTERM or SIGINT, then one last flush (bounded)
  */
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -14,6 +16,10 @@ import { METRIC_NAMESPACE } from '../../core/metric-schema.ts';
 import { parameterRoot } from '../../core/parameter-tree.ts';
 import { runAgentLoop } from '../agent-loop.ts';
 import { collectSample } from '../collector.ts';
+import { DeadlineHandover } from '../deadline-handover.ts';
+import { DeadlineSpool } from '../deadline-spool.ts';
+import { DeadlineWatcher } from '../deadlines.ts';
+import { Executor } from '../executor.ts';
 import { MemoryCache } from '../memory-cache.ts';
 import { createEventLog, type EventLog } from '../decision-log.ts';
 import { FleetConfigCache } from '../fleet-config-cache.ts';
@@ -42,6 +48,7 @@ export interface AgentFlags {
   readonly dryRun?: boolean;
   readonly syslog?: boolean;
   readonly toolTimeout?: string;
+  readonly spoolDir?: string;
 }
 
 /** What the agent may take at most to deliver what it holds at stop. */
@@ -102,6 +109,18 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
         memoryCache,
       });
 
+    // deadlines whose `execute` died
+    const handover = keepOrphanedDeadlines({
+      host,
+      proc,
+      tools,
+      log,
+      ...(flags.spoolDir !== undefined && { spoolDir: flags.spoolDir }),
+    });
+    const adoption = setInterval(() => handover.adopt(), settings.intervalMs);
+    adoption.unref();
+    handover.adopt();
+
     log.info('agent started', {
       event: 'agent-started',
       host,
@@ -122,6 +141,9 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
       log,
       dryRun: flags.dryRun === true,
     });
+    clearInterval(adoption);
+    // Adopted deadlines not yet due stay in the spool for the next agent.
+    handover.close();
     await finalFlush(buffer, log);
     log.info('agent stopped', { event: 'agent-stopped', ...summary });
     ssm.destroy();
@@ -132,6 +154,31 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
     process.off('SIGINT', onSignal);
     await log.close();
   }
+}
+
+function keepOrphanedDeadlines(options: {
+  host: string;
+  proc: LinuxProc;
+  tools: PassengerCommandTools;
+  log: EventLog;
+  spoolDir?: string;
+}): DeadlineHandover {
+  const { host, proc, tools, log } = options;
+  const executor = new Executor({ host, proc, tools, now: Date.now });
+  const spool = new DeadlineSpool({
+    proc,
+    ...(options.spoolDir !== undefined && { dir: options.spoolDir }),
+  });
+  const watcher = new DeadlineWatcher({
+    executor,
+    proc,
+    now: Date.now,
+    onSettled: (order, outcome) => handover.settled(order, outcome),
+    // The daemon's own loop keeps Node running.
+    keepAlive: false,
+  });
+  const handover = new DeadlineHandover({ spool, watcher, log });
+  return handover;
 }
 
 interface AgentSettings {

@@ -22,6 +22,10 @@
  *   sees it leave; PF-DONE (`orders` counts the exact orders and the
  *   workers picked); exit 0.
  *
+ * Each deadline waited for is also written to the deadline spool
+ * (deadline-spool.ts) until it is settled: if this process dies before,
+ * the agent daemon keeps the promise.
+ *
  * A pick that chooses nothing prints no PF-OUTCOME line (there is no pid
  * to name); one sentence on stderr says what it saw.
  */
@@ -40,6 +44,11 @@ import {
 } from '../../core/outcome-report.ts';
 import { describeProblem } from '../../core/field-problem.ts';
 import { DeadlineWatcher } from '../deadlines.ts';
+import {
+  DeadlineSpool,
+  thisWriter,
+  type SpoolWriter,
+} from '../deadline-spool.ts';
 import { Executor } from '../executor.ts';
 import type { PassengerTools, ProcSource, Signaller } from '../host.ts';
 import { LinuxProc } from '../proc.ts';
@@ -53,6 +62,8 @@ export interface ExecuteFlags {
   /** This instance's id; @default $AWS_SSM_INSTANCE_ID */
   readonly host?: string;
   readonly toolTimeout?: string;
+  /** Hidden: where deadlines are spooled. @default DEFAULT_SPOOL_DIR */
+  readonly spoolDir?: string;
 }
 
 /** What a test may replace; each defaults to the real host. */
@@ -69,6 +80,10 @@ export interface ExecuteDependencies {
   readonly pollMs?: number;
   /** The wait between the two samples of an orphan pick. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Where deadlines outlive this process; by default under /run. */
+  readonly spool?: DeadlineSpool;
+  /** This process as the spool names it; by default from /proc/self. */
+  readonly writer?: SpoolWriter;
 }
 
 /** Set by the SSM Agent itself for every command it runs. */
@@ -115,11 +130,23 @@ export async function runExecute(
     ...(dependencies.signaller && { signaller: dependencies.signaller }),
   });
   const run = new OrderRun(decoded.batch, localInstance, now, print);
+  const promises = new SpooledPromises(
+    dependencies.spool ??
+      new DeadlineSpool({
+        proc,
+        ...(flags.spoolDir !== undefined && { dir: flags.spoolDir }),
+      }),
+    dependencies.writer ?? thisWriter(proc),
+    warn,
+  );
   const watcher = new DeadlineWatcher({
     executor,
     proc,
     now,
-    onSettled: (order, outcome) => run.report(order, 'deadline', outcome),
+    onSettled: (order, outcome) => {
+      run.report(order, 'deadline', outcome);
+      promises.kept(order);
+    },
     ...(dependencies.pollMs && { pollMs: dependencies.pollMs }),
   });
   const carryOut = async (order: Order, graceSeconds?: number) => {
@@ -127,7 +154,10 @@ export async function runExecute(
     const deadline = deadlineAfter(graceSeconds, outcome);
     const hostWaits = deadline !== undefined && flags.wait !== false;
     run.report(order, order.action, outcome, deadline, hostWaits);
-    if (hostWaits) watcher.watch(forceKillOf(order), deadline);
+    if (!hostWaits) return;
+    const forceKill = forceKillOf(order);
+    promises.made(forceKill, deadline);
+    watcher.watch(forceKill, deadline);
   };
   let orders = decoded.batch.orders.length;
   try {
@@ -158,6 +188,49 @@ export async function runExecute(
   }
   print(formatDoneLine({ orders, outcomes: run.lines, rejections: 0 }));
   return EXIT.ok;
+}
+
+/**
+ * The spool entries of this run. A spool that refuses a write costs only
+ * the safety net: this process still waits for the deadline itself.
+ */
+class SpooledPromises {
+  constructor(
+    private readonly spool: DeadlineSpool,
+    private readonly writer: SpoolWriter | undefined,
+    private readonly warn: (line: string) => void,
+  ) {}
+
+  made(order: Order, deadlineMs: number): void {
+    const pid = order.identity.pid;
+    if (this.writer === undefined) {
+      this.warn(
+        `deadline of pid ${pid} not spooled: /proc does not show this ` +
+          'process; only this process keeps it',
+      );
+      return;
+    }
+    try {
+      this.spool.write(order, deadlineMs, this.writer);
+    } catch (error) {
+      this.warn(
+        `deadline of pid ${pid} not spooled in ${this.spool.dir}: ` +
+          `${(error as Error).message}; only this process keeps it`,
+      );
+    }
+  }
+
+  kept(order: Order): void {
+    try {
+      this.spool.remove(order);
+    } catch (error) {
+      this.warn(
+        `spooled deadline of pid ${order.identity.pid} not removed from ` +
+          `${this.spool.dir}: ${(error as Error).message}; the agent ` +
+          'will find the worker settled',
+      );
+    }
+  }
 }
 
 /** Prints the outcome lines of one command and counts them. */

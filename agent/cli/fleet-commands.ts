@@ -6,13 +6,19 @@
  */
 import type { Command } from 'commander';
 
+// Not imported from deadline-spool.ts: subcommands load on demand.
+const SPOOL_HELP =
+  'where deadlines waited for are kept until settled ' +
+  '(default /run/passenger-fleet/deadlines)';
+
 export function addAgentCommand(program: Command): Command {
   return program
     .command('agent')
     .description(
       'Run the fleet agent: sample this host every few seconds and ' +
-        'publish its workers to CloudWatch; it never acts on a worker ' +
-        'itself (the controller orders through SSM)',
+        'publish its workers to CloudWatch; it acts on a worker only to ' +
+        'keep a deadline whose `execute` died (the controller orders ' +
+        'through SSM)',
     )
     .requiredOption(
       '--fleet <name>',
@@ -28,6 +34,7 @@ export function addAgentCommand(program: Command): Command {
     .option('--dry-run', 'sample and log what would be published, send none')
     .option('--syslog', 'also log every line to syslog through logger')
     .option('--tool-timeout <seconds>', "timeout of Passenger's tools", '10')
+    .option('--spool-dir <dir>', SPOOL_HELP)
     .action(async (flags) => {
       const { runAgent } = await import('./agent-command.ts');
       process.exitCode = await runAgent(flags);
@@ -44,6 +51,7 @@ export function addExecuteCommand(program: Command): Command {
     .option('--no-wait', 'report the graceful steps, leave deadlines to AWS')
     .option('--host <id>', 'this instance id (default: $AWS_SSM_INSTANCE_ID)')
     .option('--tool-timeout <seconds>', "timeout of Passenger's tools", '10')
+    .option('--spool-dir <dir>', SPOOL_HELP)
     .action(async (flags) => {
       const { runExecute } = await import('./execute-command.ts');
       process.exitCode = await runExecute(flags);

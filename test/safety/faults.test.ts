@@ -5,7 +5,9 @@
  * timeout whose change went through; a DynamoDB failure kills the tick
  * part-way, as it would kill the Lambda invocation. Besides, SSM delivers
  * commands late (after their notAfter) or never, agents restart, some
- * inside a grace time, and instances vanish. The sim's Ledger judges.
+ * inside a grace time (ending the commands waiting for deadlines, whose
+ * promises the agent adopts from the deadline spool when it is back), and
+ * instances vanish. The sim's Ledger judges.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -20,7 +22,7 @@ const TICKS = 1_000;
 function faultyFleet(seed: number, died: number[]): RunOptions {
   return {
     seed,
-    hosts: 8,
+    hosts: 16,
     apps: [{ name: 'shop', limitMb: 300, workersPerHost: 4 }],
     durationMs: (TICKS + 1) * 60_000,
     controller: realController(),
@@ -34,6 +36,12 @@ function faultyFleet(seed: number, died: number[]): RunOptions {
     faultShare: 0.3,
     restartsPerHostDay: 12,
     restartInGraceShare: 0.3,
+    // A restart as systemd makes it (RestartSec=10 in
+    // deploy/passenger-fleet-agent.service, then Node's start-up). An
+    // agent down for minutes while its command died too leaves the
+    // controller as the only backup, and with 30 % of its calls failing
+    // that can take several ticks.
+    agentDownMs: [10_000, 20_000],
     vanishingHosts: 2,
     delivery: { lateShare: 0.1, lostShare: 0.05 },
     onTickDied: (at) => void died.push(at),
@@ -52,6 +60,10 @@ describe('safety: 1,000 ticks with 30 % of AWS calls failing', () => {
     const sends = report.usage.commands.sendCommandCalls;
     assert.ok(sends >= 20, `${sends} commands sent`);
     assert.ok(report.usage.agentRestarts >= 10);
+    // Restarts ended commands that were waiting for deadlines, and the
+    // agents kept those deadlines from the spool.
+    const adopted = report.usage.adoptedDeadlines;
+    assert.ok(adopted >= 3, `${adopted} deadlines adopted`);
     assert.ok(report.frozenMarked >= 3, `${report.frozenMarked} frozen`);
     assert.equal(report.earlyKills, 0, JSON.stringify(report.violations));
   });

@@ -4,12 +4,16 @@
  * orders an SSM command hands over in SSM_* variables.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   runExecute,
   type ExecuteFlags,
 } from '../../agent/cli/execute-command.ts';
 import { CliError, EXIT } from '../../agent/cli/exit-codes.ts';
+import { DeadlineSpool } from '../../agent/deadline-spool.ts';
 import {
   parseOutcomeReport,
   type ParsedReport,
@@ -54,14 +58,24 @@ interface Setup {
   readonly flags?: ExecuteFlags;
   readonly tools?: StandInTools;
   readonly env?: Record<string, string>;
+  /** Where deadlines are spooled; a fresh directory by default. */
+  readonly spoolDir?: string;
+  /** Called with each signal, before the stand-in delivers it. */
+  readonly onSignal?: (pid: number, signal: NodeJS.Signals) => void;
 }
+
+/** The spool names this test process as the writer of its promises. */
+const WRITER = { pid: process.pid, startTime: 1 };
 
 async function execute(proc: StandInProc, setup: Setup): Promise<Run> {
   const signals = new RecordingSignaller();
   // A SIGKILL always works on the stand-in; other signals do nothing.
   signals.deliver = (pid, signal) => {
+    setup.onSignal?.(pid, signal);
     if (signal === 'SIGKILL') proc.processes.delete(pid);
   };
+  const spoolDir =
+    setup.spoolDir ?? mkdtempSync(join(tmpdir(), 'pf-execute-spool-'));
   const tools = setup.tools ?? new StandInTools();
   const lines: string[] = [];
   const warnings: string[] = [];
@@ -84,6 +98,8 @@ async function execute(proc: StandInProc, setup: Setup): Promise<Run> {
     print: (line) => lines.push(line),
     warn: (line) => warnings.push(line),
     pollMs: 20,
+    spool: new DeadlineSpool({ dir: spoolDir, proc }),
+    writer: WRITER,
   });
   return {
     exitCode,
@@ -123,6 +139,45 @@ describe('runExecute', () => {
       ['SIGTERM', 'SIGKILL'],
     );
     assert.ok(run.signals.sent[1]!.atMs >= step!.deadline!);
+  });
+
+  it('spools the deadline while it waits, and removes it once settled', async () => {
+    const proc = hostWith();
+    const spoolDir = mkdtempSync(join(tmpdir(), 'pf-execute-spool-'));
+    let spooledAtKill: string[] = [];
+
+    const run = await execute(proc, {
+      orders: `${PID}:5000:signal-TERM:1:1024:1001`,
+      spoolDir,
+      onSignal: (_pid, signal) => {
+        if (signal === 'SIGKILL') spooledAtKill = readdirSync(spoolDir);
+      },
+    });
+
+    assert.equal(run.exitCode, EXIT.ok);
+    assert.deepEqual(spooledAtKill, [`${PID}-5000.json`]);
+    assert.deepEqual(readdirSync(spoolDir), []);
+    assert.deepEqual(run.warnings, []);
+  });
+
+  it('still waits for the deadline itself when the spool refuses it', async () => {
+    const proc = hostWith();
+
+    const run = await execute(proc, {
+      orders: `${PID}:5000:signal-TERM:1:1024:1001`,
+      // A file where the spool's directory should be.
+      spoolDir: join(import.meta.dirname, 'execute-command.test.ts'),
+    });
+
+    assert.equal(run.exitCode, EXIT.ok);
+    assert.deepEqual(
+      run.signals.sent.map((s) => s.signal),
+      ['SIGTERM', 'SIGKILL'],
+    );
+    assert.match(
+      run.warnings[0] ?? '',
+      /^deadline of pid 5001 not spooled in .*execute-command\.test\.ts: .*; only this process keeps it$/,
+    );
   });
 
   it('with --no-wait reports the step and leaves the deadline', async () => {

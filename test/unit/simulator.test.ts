@@ -8,8 +8,16 @@ import {
 import { parseOutcomeReport } from '../../core/outcome-report.ts';
 import { HostSide } from '../../sim/host-side.ts';
 import { Ledger } from '../../sim/ledger.ts';
-import { realController } from '../../sim/real-controller.ts';
-import { runSimulation, SIM_EPOCH, type RunOptions } from '../../sim/run.ts';
+import {
+  realController,
+  RecordingControllerLog,
+} from '../../sim/real-controller.ts';
+import {
+  runSimulation,
+  SIM_EPOCH,
+  type ConfigPush,
+  type RunOptions,
+} from '../../sim/run.ts';
 import { DEFAULT_WORLD, World } from '../../sim/world.ts';
 import { Scheduler, VirtualClock } from '../../sim/clock.ts';
 import { SeededRandom } from '../../sim/random.ts';
@@ -86,6 +94,89 @@ describe('fleet simulator: a small fleet with frequent trouble', async () => {
     assert.notDeepEqual(other.usage, first.usage);
     assert.equal(other.wrongKills, 0, JSON.stringify(other.violations));
     assert.equal(other.doubleActions, 0);
+  });
+});
+
+const HEALTHY_CONFIG = {
+  defaults: { limitMb: 300, graceSeconds: 30, gracefulAction: 'detach' },
+  // Every host breaches once the limit is down: this run is about the
+  // push reaching everyone, not about the breaker stopping it.
+  fleet: { breakerPercent: 100 },
+} as const;
+
+/** 10 hosts of 2 workers that never grow past 300 MB: none leaks. */
+const pushedFleet = (
+  configPushes: readonly ConfigPush[],
+  log = new RecordingControllerLog(),
+): RunOptions => ({
+  seed: 5,
+  hosts: 10,
+  apps: [{ name: 'shop', limitMb: 300, workersPerHost: 2 }],
+  durationMs: HOUR_MS,
+  controller: realController(log),
+  config: HEALTHY_CONFIG,
+  world: { leakShare: 0, nearLimitShare: 0 },
+  restartsPerHostDay: 0,
+  configPushes,
+});
+
+/** The limit pushed down 20 minutes in; every worker settles over 100 MB. */
+const lowered = (limitMb: number): ConfigPush => ({
+  atMs: 20 * 60_000,
+  config: {
+    ...HEALTHY_CONFIG,
+    defaults: { ...HEALTHY_CONFIG.defaults, limitMb },
+  },
+  agentsWithinMs: 5 * 60_000,
+});
+
+describe('fleet simulator: configuration pushed during the run', () => {
+  it('acts on nothing without a push: no worker reaches 300 MB', async () => {
+    const report = await runSimulation(pushedFleet([]));
+
+    assert.equal(report.gracefulSteps, 0);
+    assert.equal(report.wrongKills, 0, JSON.stringify(report.violations));
+  });
+
+  it('reaches the agents, the controller and the judge of the run', async () => {
+    const report = await runSimulation(pushedFleet([lowered(100)]));
+
+    // Only agents that took the push up report these workers, and only a
+    // controller that read it acts on them.
+    assert.ok(report.gracefulSteps >= 20, `${report.gracefulSteps} steps`);
+    // Every worker is under 300 MB: judged by the old limit, each step
+    // would be a wrong kill.
+    assert.equal(report.wrongKills, 0, JSON.stringify(report.violations));
+    assert.equal(report.doubleActions, 0);
+  });
+
+  it('leaves everyone on the last good configuration when it is refused', async () => {
+    const log = new RecordingControllerLog();
+
+    const report = await runSimulation(pushedFleet([lowered(-5)], log));
+
+    assert.equal(report.gracefulSteps, 0);
+    const rejected = log.record().metrics.RejectedConfig ?? 0;
+    assert.ok(rejected >= 30, `${rejected} ticks rejected the tree`);
+  });
+
+  it('lets a later push win over an earlier one agents take up late', async () => {
+    const early = { ...lowered(100), agentsWithinMs: 30 * 60_000 };
+    const restored: ConfigPush = {
+      atMs: 25 * 60_000,
+      config: HEALTHY_CONFIG,
+      agentsWithinMs: 0,
+    };
+    const full = await runSimulation(pushedFleet([lowered(100)]));
+
+    const report = await runSimulation(pushedFleet([restored, early]));
+
+    // An agent still taking up the low limit after the restore would
+    // report trouble that the controller sends picks for to the end.
+    const sent = report.usage.commands.sendCommandCalls;
+    const sentFull = full.usage.commands.sendCommandCalls;
+    assert.ok(sent * 10 < sentFull, `${sent} commands, ${sentFull} in full`);
+    assert.equal(report.wrongKills, 0, JSON.stringify(report.violations));
   });
 });
 
