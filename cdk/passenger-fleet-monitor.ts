@@ -109,7 +109,7 @@ export interface PassengerFleetMonitorProps {
   /**
    * The same budget as a percentage of the app's workers; with both
    * set, the lower applies.
-   * @default no percentage limit
+   * @default 10, core/config.ts DEFAULT_MAX_IN_GRACE_PERCENT (100 lifts it)
    */
   readonly maxInGracePercent?: number;
   /**

@@ -24,6 +24,12 @@ export const MIN_ORPHAN_CONFIRM_SECONDS = 6;
 /** Fleet brakes: see `fleet` in the schema below. */
 export const DEFAULT_BREAKER_PERCENT = 50;
 export const DEFAULT_MIN_HOSTS_FOR_BREAKER = 4;
+/**
+ * A fleet budget by default: a limit pushed too low must not restart a
+ * whole app while agents take it up one by one and the share of
+ * breaching hosts is still below the breaker's.
+ */
+export const DEFAULT_MAX_IN_GRACE_PERCENT = 10;
 /** The agent's heartbeat is sparse (core/metric-schema.ts): hours, not minutes. */
 export const DEFAULT_SILENT_AFTER_SECONDS = 6 * 3600;
 
@@ -127,8 +133,8 @@ const orphanSchema = z.strictObject({
 
 /**
  * Fleet-wide brakes, read by the controller only (the single-host
- * enforcer has its per-host budget). Without `maxInGrace` and
- * `maxInGracePercent` no fleet-wide limit applies; with both, the lower.
+ * enforcer has its per-host budget). `maxInGracePercent` applies by
+ * default (100 lifts it); with `maxInGrace` too, the lower.
  */
 const fleetSchema = z.strictObject({
   /** Workers of one app in grace at once across the fleet. */
@@ -138,7 +144,7 @@ const fleetSchema = z.strictObject({
     .number({ error: 'must be a number' })
     .gt(0, { error: 'must be greater than 0' })
     .max(100, { error: 'must be at most 100' })
-    .optional(),
+    .default(DEFAULT_MAX_IN_GRACE_PERCENT),
   /** More than this percentage of an app's hosts breaching: act on none. */
   breakerPercent: z
     .number({ error: 'must be a number' })
@@ -176,6 +182,7 @@ export const configSchema = z.strictObject({
   }),
   dryRun: flag.default(false),
   fleet: fleetSchema.default({
+    maxInGracePercent: DEFAULT_MAX_IN_GRACE_PERCENT,
     breakerPercent: DEFAULT_BREAKER_PERCENT,
     minHostsForBreaker: DEFAULT_MIN_HOSTS_FOR_BREAKER,
     silentAfterSeconds: DEFAULT_SILENT_AFTER_SECONDS,

@@ -97,9 +97,11 @@ async function runScenario(
     [`${ROOT}/defaults/graceSeconds`]: String(GRACE_SECONDS),
     [`${ROOT}/defaults/gracefulAction`]: 'detach',
     [`${ROOT}/defaults/maxInGracePerHost`]: '2',
-    // Every host breaches at once here; the breaker would rightly stop
-    // that, and this run is about the actions themselves.
+    // Every host breaches at once here; the breaker and the fleet budget
+    // would rightly slow that down, and this run is about the actions
+    // themselves.
     [`${ROOT}/fleet/breakerPercent`]: '100',
+    [`${ROOT}/fleet/maxInGracePercent`]: '100',
   });
   const complaints: LogLine[] = [];
   const log: ControllerLog = {

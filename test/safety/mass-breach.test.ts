@@ -15,6 +15,7 @@ import { describe, it } from 'node:test';
 
 import { DEFAULT_ALARM_THRESHOLDS } from '../../cdk/monitor-alarms.ts';
 import {
+  DEFAULT_MAX_IN_GRACE_PERCENT,
   loadConfig,
   type ConfigInput,
   type FleetConfig,
@@ -214,9 +215,14 @@ describe('mass breach at the controller: 40 hosts, limit pushed to 1 MB', () => 
       acted.push(seen);
       tally.tried(2);
     }
-    // The small fleet is acted on, as many at a time as hosts allow.
-    assert.equal(acted[0]?.picks.length, minHostsForBreaker - 1);
-    assert.ok(small.detachedSoFar >= minHostsForBreaker - 1);
+    // The small fleet is acted on, as many at a time as its hosts and
+    // the fleet budget allow.
+    const first = acted[0];
+    assert.ok(first);
+    const budget = fleetBudgetOf(first.config, small.pooled('shop'));
+    const allowed = Math.min(minHostsForBreaker - 1, budget);
+    assert.equal(first.picks.length, allowed);
+    assert.ok(small.detachedSoFar >= allowed);
   });
 });
 
@@ -329,6 +335,22 @@ describe('mass breach in the fleet simulator: 50 hosts, 1 MB pushed', () => {
     assert.ok(settled.every((tick) => tick.breakerOpen === 1));
     assert.ok(breakerAlarmFires(after), 'the BreakerOpen alarm must fire');
     assertRunWithinBudgets(watch, pushed);
+    assert.equal(report.wrongKills, 0, JSON.stringify(report.violations));
+  });
+
+  it('with the default brakes, keeps the app within the default fleet budget until the breaker opens', async () => {
+    const watch = new RunWatch();
+    const { options, pushed } = pushedRun(47, undefined, watch);
+
+    const report = await runSimulation(options);
+
+    tally.recordSimulation(report, 'mass breach, default brakes, seed 47');
+    assert.equal(pushed.fleet.maxInGracePercent, DEFAULT_MAX_IN_GRACE_PERCENT);
+    const { mostPicked } = assertRunWithinBudgets(watch, pushed);
+    const budget = fleetBudgetOf(pushed, HOSTS * WORKERS_PER_HOST);
+    assert.ok(mostPicked <= budget, `${mostPicked} picked, budget ${budget}`);
+    const settled = ticksFrom(watch, PUSH_AT + AGENTS_WITHIN_MS + 6 * MINUTE);
+    assert.ok(settled.every((tick) => tick.breakerOpen === 1));
     assert.equal(report.wrongKills, 0, JSON.stringify(report.violations));
   });
 

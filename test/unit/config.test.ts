@@ -174,9 +174,10 @@ describe('config', () => {
   });
 
   describe('fleet brakes', () => {
-    it('defaults to a 50 % breaker from 4 hosts and no fleet budget', () => {
+    it('defaults to a 50 % breaker from 4 hosts and a 10 % fleet budget', () => {
       const { fleet } = loadConfig({});
       assert.deepEqual(fleet, {
+        maxInGracePercent: 10,
         breakerPercent: 50,
         minHostsForBreaker: 4,
         silentAfterSeconds: 6 * 3600,

@@ -21,6 +21,7 @@ const MINUTE = 60_000;
 
 /** A breach on host 1, picked at T0; the host detached 101 and 102. */
 async function twoInGrace(scene: Scene) {
+  scene.census(10);
   scene.breach(1, { workersOverLimit: 2 });
   scene.parameters.set(`${ROOT}/defaults/maxInGracePerHost`, '2');
   const controller = scene.controller();

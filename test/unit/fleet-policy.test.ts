@@ -296,6 +296,10 @@ describe('decideFleet', () => {
     it('says what it would pick, per app by short name', () => {
       const { decisions } = plan({
         trouble: [trouble(1), trouble(2, { app: 'blog' })],
+        census: [
+          { app: 'shop', hosts: 100, workers: 800 },
+          { app: 'blog', hosts: 100, workers: 800 },
+        ],
         config: { apps: { shop: { dryRun: true } } },
       });
 
