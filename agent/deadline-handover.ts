@@ -10,9 +10,11 @@
  */
 import type { Order, Outcome } from '../core/order.ts';
 import { identityKey } from '../core/worker.ts';
-import type { DeadlineSpool } from './deadline-spool.ts';
-import type { DeadlineWatcher } from './deadlines.ts';
+import { DeadlineSpool } from './deadline-spool.ts';
+import { DeadlineWatcher } from './deadlines.ts';
 import type { EventLog } from './decision-log.ts';
+import { Executor } from './executor.ts';
+import type { PassengerTools, ProcSource } from './host.ts';
 
 export interface DeadlineHandoverOptions {
   readonly spool: Pick<DeadlineSpool, 'scan' | 'remove' | 'dir'>;
@@ -108,4 +110,34 @@ export class DeadlineHandover {
       });
     }
   }
+}
+
+/** The handover as the daemon runs it, on this host's /proc and tools. */
+export function hostDeadlineHandover(options: {
+  readonly host: string;
+  readonly proc: ProcSource;
+  readonly tools: PassengerTools;
+  readonly log: Pick<EventLog, 'info' | 'warn' | 'error'>;
+  /** @default DEFAULT_SPOOL_DIR */
+  readonly spoolDir?: string;
+  /** How often adopted victims are looked at. @default 250 */
+  readonly pollMs?: number;
+}): DeadlineHandover {
+  const { host, proc, tools, log } = options;
+  const executor = new Executor({ host, proc, tools, now: Date.now });
+  const spool = new DeadlineSpool({
+    proc,
+    ...(options.spoolDir !== undefined && { dir: options.spoolDir }),
+  });
+  const watcher = new DeadlineWatcher({
+    executor,
+    proc,
+    now: Date.now,
+    onSettled: (order, outcome) => handover.settled(order, outcome),
+    ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
+    // The daemon's own loop keeps Node running.
+    keepAlive: false,
+  });
+  const handover = new DeadlineHandover({ spool, watcher, log });
+  return handover;
 }

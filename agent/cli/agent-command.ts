@@ -16,10 +16,7 @@ import { METRIC_NAMESPACE } from '../../core/metric-schema.ts';
 import { parameterRoot } from '../../core/parameter-tree.ts';
 import { runAgentLoop } from '../agent-loop.ts';
 import { collectSample } from '../collector.ts';
-import { DeadlineHandover } from '../deadline-handover.ts';
-import { DeadlineSpool } from '../deadline-spool.ts';
-import { DeadlineWatcher } from '../deadlines.ts';
-import { Executor } from '../executor.ts';
+import { hostDeadlineHandover } from '../deadline-handover.ts';
 import { MemoryCache } from '../memory-cache.ts';
 import { createEventLog, type EventLog } from '../decision-log.ts';
 import { FleetConfigCache } from '../fleet-config-cache.ts';
@@ -110,7 +107,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
       });
 
     // deadlines whose `execute` died
-    const handover = keepOrphanedDeadlines({
+    const handover = hostDeadlineHandover({
       host,
       proc,
       tools,
@@ -154,31 +151,6 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
     process.off('SIGINT', onSignal);
     await log.close();
   }
-}
-
-function keepOrphanedDeadlines(options: {
-  host: string;
-  proc: LinuxProc;
-  tools: PassengerCommandTools;
-  log: EventLog;
-  spoolDir?: string;
-}): DeadlineHandover {
-  const { host, proc, tools, log } = options;
-  const executor = new Executor({ host, proc, tools, now: Date.now });
-  const spool = new DeadlineSpool({
-    proc,
-    ...(options.spoolDir !== undefined && { dir: options.spoolDir }),
-  });
-  const watcher = new DeadlineWatcher({
-    executor,
-    proc,
-    now: Date.now,
-    onSettled: (order, outcome) => handover.settled(order, outcome),
-    // The daemon's own loop keeps Node running.
-    keepAlive: false,
-  });
-  const handover = new DeadlineHandover({ spool, watcher, log });
-  return handover;
 }
 
 interface AgentSettings {
