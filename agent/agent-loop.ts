@@ -1,8 +1,9 @@
 /**
  * The fleet agent's loop: sample this host every few seconds and publish
  * what the controller needs, at the cadence of core/publish-cadence.ts.
- * It never acts on a worker: the controller decides, and its orders come
- * through SSM (`passenger-fleet execute`).
+ * The loop never acts on a worker: the controller decides, and its orders
+ * come through SSM (`passenger-fleet execute`); beside it, the daemon only
+ * keeps deadlines whose `execute` died (deadline-handover.ts).
  *
  *   every interval:
  *     config ── none yet ──> the per-host heartbeat only, when due
