@@ -39,6 +39,13 @@ async function twoInGrace(scene: Scene) {
   return { controller, pick, report };
 }
 
+/** Host 1 of a 10-host census breaches; a controller to tick. */
+function oneBreach(scene: Scene) {
+  scene.census(10);
+  scene.breach(1);
+  return scene.controller();
+}
+
 describe('Controller.tick', () => {
   it('sends one pick for a breach, claimed before it is sent', async () => {
     const scene = new Scene();
@@ -326,9 +333,7 @@ describe('Controller.tick', () => {
 
   it('drops a pick SSM refused, and picks again next tick', async () => {
     const scene = new Scene();
-    scene.census(10);
-    scene.breach(1);
-    const controller = scene.controller();
+    const controller = oneBreach(scene);
     scene.commands.failWith(
       'send',
       new CommandNotSentError(host(1), 'throttled; nothing was sent'),
@@ -345,9 +350,7 @@ describe('Controller.tick', () => {
 
   it('finds a pick whose send answer was lost, and reads its report', async () => {
     const scene = new Scene();
-    scene.census(10);
-    scene.breach(1);
-    const controller = scene.controller();
+    const controller = oneBreach(scene);
     scene.commands.loseSendAnswers(new Error('TimeoutError: socket hang up'));
 
     const lost = await controller.tick(T0);
@@ -407,9 +410,7 @@ describe('Controller.tick', () => {
 
   it('waits for a lost pick until its notAfter has settled, then picks again', async () => {
     const scene = new Scene();
-    scene.census(10);
-    scene.breach(1);
-    const controller = scene.controller();
+    const controller = oneBreach(scene);
     // Refused with no answer: SSM took nothing, but nobody can tell.
     scene.commands.failWith('send', new Error('InternalServerError'));
     await controller.tick(T0);
@@ -431,9 +432,7 @@ describe('Controller.tick', () => {
 
   it('keeps an order claimed while its lookup fails', async () => {
     const scene = new Scene();
-    scene.census(10);
-    scene.breach(1);
-    const controller = scene.controller();
+    const controller = oneBreach(scene);
     scene.commands.failWith('send', new Error('InternalServerError'));
     await controller.tick(T0);
     scene.commands.failWith('send', undefined);

@@ -17,6 +17,7 @@ import { DeadlineWatcher } from '../../agent/deadlines.ts';
 import { Executor } from '../../agent/executor.ts';
 import {
   RecordingSignaller,
+  rubyWorker,
   StandInProc,
   StandInTools,
   type StandInProcess,
@@ -28,15 +29,7 @@ const WORKER = 5001;
 const WRITER = { pid: 7001, startTime: 7000 };
 
 function process(overrides: Partial<StandInProcess> = {}): StandInProcess {
-  return {
-    startTime: 5000,
-    state: 'S',
-    cmdline: `Passenger RubyApp: ${APP}\0`,
-    cwd: '/data/shop/releases/20261201',
-    uid: 1001,
-    memory: { privateDirtyKb: 300_000, swapKb: 0, rssKb: 310_000 },
-    ...overrides,
-  };
+  return rubyWorker(APP, overrides);
 }
 
 function forceKill(pid = WORKER, startTime = 5000): Order {

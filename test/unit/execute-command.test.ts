@@ -20,26 +20,15 @@ import {
 } from '../../core/outcome-report.ts';
 import {
   RecordingSignaller,
+  rubyWorker,
   StandInProc,
   StandInTools,
   toolResult,
-  type StandInProcess,
 } from './executor-stand-ins.ts';
 
 const INSTANCE = 'i-0123456789abcdef0';
 const APP = '/data/shop/current (production)';
 const PID = 5001;
-
-function worker(): StandInProcess {
-  return {
-    startTime: 5000,
-    state: 'S',
-    cmdline: `Passenger RubyApp: ${APP}\0`,
-    cwd: '/data/shop/releases/20261201',
-    uid: 1001,
-    memory: { privateDirtyKb: 300_000, swapKb: 0, rssKb: 310_000 },
-  };
-}
 
 interface Run {
   readonly exitCode: number;
@@ -114,7 +103,7 @@ async function execute(proc: StandInProc, setup: Setup): Promise<Run> {
 
 function hostWith(pid = PID): StandInProc {
   const proc = new StandInProc();
-  proc.processes.set(pid, worker());
+  proc.processes.set(pid, rubyWorker(APP));
   return proc;
 }
 
@@ -241,7 +230,7 @@ describe('runExecute', () => {
 
   it('refuses every order once notAfter has passed', async () => {
     const proc = hostWith();
-    proc.processes.set(PID + 1, worker());
+    proc.processes.set(PID + 1, rubyWorker(APP));
 
     const run = await execute(proc, {
       orders: `${PID}:5000:force-kill:-:-:1001,${PID + 1}:5000:detach:5:1:1001`,

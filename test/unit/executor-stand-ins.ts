@@ -29,6 +29,22 @@ export interface StandInProcess {
 
 type ProcFile = 'stat' | 'cmdline' | 'cwd' | 'uid' | 'memory';
 
+/** A Passenger 6 Ruby worker of `group`, at 300 MB private. */
+export function rubyWorker(
+  group: string,
+  overrides: Partial<StandInProcess> = {},
+): StandInProcess {
+  return {
+    startTime: 5000,
+    state: 'S',
+    cmdline: `Passenger RubyApp: ${group}\0`,
+    cwd: '/data/shop/releases/20261201',
+    uid: 1001,
+    memory: { privateDirtyKb: 300_000, swapKb: 0, rssKb: 310_000 },
+    ...overrides,
+  };
+}
+
 export class StandInProc implements ProcSource {
   readonly clockTicks = 100;
   readonly processes = new Map<number, StandInProcess>();
