@@ -19,10 +19,10 @@ import { SafetyTally } from './support/tally.ts';
 const tally = new SafetyTally(import.meta.url);
 const TICKS = 1_000;
 
-function faultyFleet(seed: number, died: number[]): RunOptions {
+function faultyFleet(seed: number, hosts: number, died: number[]): RunOptions {
   return {
     seed,
-    hosts: 16,
+    hosts,
     apps: [{ name: 'shop', limitMb: 300, workersPerHost: 4 }],
     durationMs: (TICKS + 1) * 60_000,
     controller: realController(),
@@ -49,22 +49,30 @@ function faultyFleet(seed: number, died: number[]): RunOptions {
 }
 
 describe('safety: 1,000 ticks with 30 % of AWS calls failing', () => {
-  it('kills no wrong worker, acts once, meets every deadline', async () => {
-    const died: number[] = [];
-    const report = await runSimulation(faultyFleet(31, died));
+  for (const [seed, hosts] of [
+    [31, 16],
+    [2024, 32],
+  ] as const) {
+    it(`kills no wrong worker, acts once, meets every deadline (seed ${seed}, ${hosts} hosts)`, async () => {
+      const died: number[] = [];
+      const report = await runSimulation(faultyFleet(seed, hosts, died));
 
-    tally.recordSimulation(report, 'faults, seed 31');
-    // The faults must have bitten, or the zeros above prove nothing.
-    assert.ok(report.ticks >= TICKS, `${report.ticks} ticks`);
-    assert.ok(died.length >= 20, `${died.length} ticks died`);
-    const sends = report.usage.commands.sendCommandCalls;
-    assert.ok(sends >= 20, `${sends} commands sent`);
-    assert.ok(report.usage.agentRestarts >= 10);
-    // Restarts ended commands that were waiting for deadlines, and the
-    // agents kept those deadlines from the spool.
-    const adopted = report.usage.adoptedDeadlines;
-    assert.ok(adopted >= 3, `${adopted} deadlines adopted`);
-    assert.ok(report.frozenMarked >= 3, `${report.frozenMarked} frozen`);
-    assert.equal(report.earlyKills, 0, JSON.stringify(report.violations));
-  });
+      tally.recordSimulation(report, `faults, seed ${seed}, ${hosts} hosts`);
+      // The faults must have bitten, or the zeros above prove nothing.
+      assert.ok(report.ticks >= TICKS, `${report.ticks} ticks`);
+      assert.ok(died.length >= 20, `${died.length} ticks died`);
+      const { sendCommandCalls, listInvocationCalls } = report.usage.commands;
+      assert.ok(sendCommandCalls >= 20, `${sendCommandCalls} commands sent`);
+      // Sends whose answer was lost were looked up by order id.
+      assert.ok(listInvocationCalls >= 5, `${listInvocationCalls} lookups`);
+      assert.ok(report.usage.agentRestarts >= 10);
+      // Restarts ended commands that were waiting for deadlines, and the
+      // agents kept those deadlines from the spool.
+      const adopted = report.usage.adoptedDeadlines;
+      assert.ok(adopted >= 3, `${adopted} deadlines adopted`);
+      assert.ok(report.frozenMarked >= 3, `${report.frozenMarked} frozen`);
+      assert.deepEqual(report.overdue, []);
+      assert.equal(report.earlyKills, 0, JSON.stringify(report.violations));
+    });
+  }
 });
