@@ -81,6 +81,8 @@ const ENTRY = z
 
 const SUFFIX = '.json';
 const ASIDE = '.unreadable';
+/** `<pid>-<startTime>.json.<writer pid>.tmp`, before its rename. */
+const TEMPORARY = '.tmp';
 
 export interface DeadlineSpoolOptions {
   readonly dir?: string;
@@ -118,7 +120,7 @@ export class DeadlineSpool {
     ENTRY.parse(entry);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const path = this.#pathOf(order);
-    const temporary = `${path}.${writer.pid}.tmp`;
+    const temporary = `${path}.${writer.pid}${TEMPORARY}`;
     writeFileSync(temporary, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
     renameSync(temporary, path);
   }
@@ -143,6 +145,10 @@ export class DeadlineSpool {
     const unreadable: string[] = [];
     let kept = 0;
     for (const name of names.sort()) {
+      if (name.endsWith(TEMPORARY)) {
+        this.#dropAbandoned(name);
+        continue;
+      }
       if (!name.endsWith(SUFFIX)) continue;
       const path = join(this.dir, name);
       const entry = this.#read(path);
@@ -158,6 +164,17 @@ export class DeadlineSpool {
       else orphaned.push(entry);
     }
     return { orphaned, kept, unreadable };
+  }
+
+  /**
+   * A temporary file whose writer died before renaming it promised
+   * nothing yet; one whose writer pid is still in use is left, since the
+   * name has no start time to tell a reused pid apart.
+   */
+  #dropAbandoned(name: string): void {
+    const writerPid = Number(/\.(\d+)\.tmp$/.exec(name)?.[1]);
+    if (!Number.isInteger(writerPid) || this.#proc.stat(writerPid).ok) return;
+    rmSync(join(this.dir, name), { force: true });
   }
 
   #read(path: string): SpooledDeadline | 'gone' | undefined {

@@ -125,6 +125,18 @@ describe('DeadlineSpool', () => {
     assert.deepEqual(spool.scan().unreadable, []);
   });
 
+  it('drops a temporary file whose writer died before the rename', () => {
+    const { dir, proc, spool } = scene();
+    proc.processes.set(WRITER.pid, process({ startTime: WRITER.startTime }));
+    writeFileSync(join(dir, `5001-5000.json.${WRITER.pid}.tmp`), '{');
+    writeFileSync(join(dir, '5002-5000.json.7999.tmp'), '{');
+
+    const scan = spool.scan();
+
+    assert.deepEqual(scan, { orphaned: [], kept: 0, unreadable: [] });
+    assert.deepEqual(readdirSync(dir), [`5001-5000.json.${WRITER.pid}.tmp`]);
+  });
+
   it('finds nothing in a spool never made', () => {
     const proc = new StandInProc();
     const spool = new DeadlineSpool({ dir: '/nonexistent/pf-spool', proc });
