@@ -35,6 +35,7 @@ import type {
   ControllerLog,
   TickReport,
 } from '../../lambdas/controller/controller-ports.ts';
+import type { CommandPort } from '../../lambdas/ports/commands.ts';
 import { MAX_AUDIT_READ } from '../../lambdas/store/audit-rules.ts';
 import { DynamoRecordStore } from '../../lambdas/store/dynamo-record-store.ts';
 import {
@@ -63,6 +64,9 @@ const STAGGER_EVERY = 3;
 const STAGGER_NOW_MS = 1_300;
 const STAGGER_START_MS = 2;
 const TICKS_AT_ONCE = [2, 3, 4, 5, 6, 7, 8];
+/** Runs again with lost SendCommand answers. */
+const LOSING_TICKS = [3, 8];
+const LOSE_EVERY = 3;
 
 interface LogLine {
   readonly level: 'warn' | 'error';
@@ -83,9 +87,34 @@ interface ScenarioRun {
   readonly auditEntries: number;
 }
 
+/**
+ * The port with every `nth` SendCommand's answer lost after the command
+ * went out, as a timeout would: the controllers must look those orders
+ * up by id, never send them blind again.
+ */
+function losingAnswers(port: CommandPort, nth: number): CommandPort {
+  let sends = 0;
+  return {
+    send: async (host, parameters, deliveryTimeoutSeconds, orderId) => {
+      const sent = await port.send(
+        host,
+        parameters,
+        deliveryTimeoutSeconds,
+        orderId,
+      );
+      sends++;
+      if (sends % nth === 0) throw new Error('TimeoutError: answer lost');
+      return sent;
+    },
+    results: (commands) => port.results(commands),
+    find: (host, orderId, sentBetween) => port.find(host, orderId, sentBetween),
+  };
+}
+
 async function runScenario(
   local: LocalDynamo,
   ticks: number,
+  loseEvery?: number,
 ): Promise<ScenarioRun> {
   const store = new DynamoRecordStore({
     tableName: await local.createTable(),
@@ -115,7 +144,10 @@ async function runScenario(
       new Controller({
         fleet: 'prod',
         metrics: fleet.metrics,
-        commands: fleet.commands,
+        commands:
+          loseEvery === undefined
+            ? fleet.commands
+            : losingAnswers(fleet.commands, loseEvery),
         store,
         parameters,
         log,
@@ -178,12 +210,20 @@ describe('safety: 2 to 8 controller ticks at once on one DynamoDB table', () => 
     await local.stop();
   });
 
-  for (const ticks of TICKS_AT_ONCE) {
+  const cases = [
+    ...TICKS_AT_ONCE.map((ticks) => ({ ticks, loseEvery: undefined })),
+    ...LOSING_TICKS.map((ticks) => ({ ticks, loseEvery: LOSE_EVERY })),
+  ];
+  for (const { ticks, loseEvery } of cases) {
+    const losing =
+      loseEvery === undefined
+        ? ''
+        : `, every ${loseEvery}rd send's answer lost`;
     it(
-      `${ticks} ticks at once act once per host-app and per worker`,
+      `${ticks} ticks at once act once per host-app and per worker${losing}`,
       { timeout: CASE_TIMEOUT_MS },
       async () => {
-        const run = await runScenario(local, ticks);
+        const run = await runScenario(local, ticks, loseEvery);
         const { fleet } = run;
         const seed = SEED + ticks;
         const where = (what: string) => `${ticks} ticks, seed ${seed}: ${what}`;
@@ -277,7 +317,18 @@ describe('safety: 2 to 8 controller ticks at once on one DynamoDB table', () => 
         assert.deepEqual(sent.undecodable, [], where('undecodable commands'));
         assert.equal(fleet.rejectedCommands, 0, where('commands rejected'));
         const failures = run.reports.flatMap((r) => r.failures);
-        assert.deepEqual(failures, [], where('tick steps failed'));
+        if (loseEvery === undefined) {
+          assert.deepEqual(failures, [], where('tick steps failed'));
+        } else {
+          // Only the lost answers failed, and their orders were looked up.
+          const other = failures.filter(
+            (f) => !/^send \S+ order \S+ to \S+: Error: TimeoutError/.test(f),
+          );
+          assert.deepEqual(other, [], where('tick steps failed'));
+          assert.ok(failures.length >= 2, where(`${failures.length} lost`));
+          const lookups = fleet.commands.calls.find;
+          assert.ok(lookups >= failures.length, where(`${lookups} lookups`));
+        }
         const errors = run.complaints.filter((c) => c.level === 'error');
         assert.deepEqual(errors, [], where('controller errors'));
       },
