@@ -153,11 +153,13 @@ export async function runExecute(
     const outcome = run.refusal(order) ?? (await executor.carryOut(order));
     const deadline = deadlineAfter(graceSeconds, outcome);
     const hostWaits = deadline !== undefined && flags.wait !== false;
-    run.report(order, order.action, outcome, deadline, hostWaits);
-    if (!hostWaits) return;
+    // Spooled before it is reported, so that a controller told the host
+    // waits can count on a promise that outlives this process (a spool
+    // that refuses it is said on stderr).
     const forceKill = forceKillOf(order);
-    promises.made(forceKill, deadline);
-    watcher.watch(forceKill, deadline);
+    if (hostWaits) promises.made(forceKill, deadline);
+    run.report(order, order.action, outcome, deadline, hostWaits);
+    if (hostWaits) watcher.watch(forceKill, deadline);
   };
   let orders = decoded.batch.orders.length;
   try {
