@@ -69,6 +69,11 @@ export const SETTLED_MS = DELIVERY_TIMEOUT_SECONDS * 1000 + 30_000;
  * of the Lambda and SSM may differ a little.
  */
 const CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * Orders one tick looks up at most: lookups are for the rare lost send,
+ * and a backlog (after an outage, say) must not eat the tick's time.
+ */
+export const MAX_LOOKUPS_PER_TICK = 25;
 const LONGEST_TICK_MS = 15 * 60_000;
 
 export interface OrderActionDeps {
@@ -127,9 +132,17 @@ export class OrderActions {
   ): Promise<void> {
     const { now } = this.#deps;
     const stale = (at: number) => at + RESEND_AFTER_MS <= now;
-    for (const order of orders) {
-      if (order.state !== 'claimed' || !stale(order.claimedAt)) continue;
-      await this.#settle(order);
+    // Forced kills first: their deadlines have passed already.
+    const unsent = orders
+      .filter((o) => o.state === 'claimed' && stale(o.claimedAt))
+      .sort(
+        (a, b) =>
+          Number(a.kind === 'pick') - Number(b.kind === 'pick') ||
+          a.claimedAt - b.claimedAt,
+      );
+    for (const order of unsent.slice(0, MAX_LOOKUPS_PER_TICK)) {
+      // A failed lookup (throttled, say): the rest wait for next tick.
+      if (!(await this.#settle(order))) break;
     }
     const killing = new Set(
       orders
@@ -147,7 +160,8 @@ export class OrderActions {
     }
   }
 
-  async #settle(order: OrderRecord): Promise<void> {
+  /** False when the lookup failed. */
+  async #settle(order: OrderRecord): Promise<boolean> {
     const { store, commands, counted, failed, now } = this.#deps;
     let found: SentCommand | undefined;
     try {
@@ -161,9 +175,9 @@ export class OrderActions {
       failed(
         `look up order ${order.orderId} on ${order.host}`,
         error,
-        'the order stays claimed and is looked up again next tick',
+        'it and the orders after it stay claimed and are looked up next tick',
       );
-      return;
+      return false;
     }
     if (found !== undefined) {
       try {
@@ -171,15 +185,15 @@ export class OrderActions {
       } catch (error) {
         if (!(error instanceof OrderRaceLostError)) throw error;
         this.racesLost++;
-        return;
+        return true;
       }
       this.#logSettled(order, 'found', found.commandId);
-      return;
+      return true;
     }
     if (order.kind === 'pick') {
       if (now < order.notAfter + SETTLED_MS) {
         this.#logSettled(order, 'waiting', null);
-        return;
+        return true;
       }
       await this.#finish(
         order,
@@ -187,7 +201,7 @@ export class OrderActions {
         'claimed, and no command for it was found after its notAfter',
       );
       this.#logSettled(order, 'not-sent', null);
-      return;
+      return true;
     }
     let again: OrderRecord;
     try {
@@ -195,10 +209,11 @@ export class OrderActions {
     } catch (error) {
       if (!(error instanceof OrderRaceLostError)) throw error;
       this.racesLost++;
-      return;
+      return true;
     }
     this.#logSettled(order, 'sent-again', null);
     if ((await this.#send(again)) === 'sent') this.forceKillsSent++;
+    return true;
   }
 
   /** One line per order looked up, with what became of it. */

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { decodeOrderParameters } from '../../core/order-codec.ts';
 import { CONTROLLER_METRIC_NAMES as METRIC } from '../../lambdas/controller/metric-names.ts';
 import {
+  MAX_LOOKUPS_PER_TICK,
   RESEND_AFTER_MS,
   SETTLED_MS,
 } from '../../lambdas/controller/order-actions.ts';
@@ -449,6 +450,34 @@ describe('Controller.tick', () => {
     assert.equal(orders.length, 1);
     assert.equal(seeing.picksSent, 1);
     assert.equal(scene.commands.calls.find, 2);
+  });
+
+  it('looks up a bounded number of orders a tick, and stops at a failed lookup', async () => {
+    const scene = new Scene();
+    const hosts = MAX_LOOKUPS_PER_TICK + 5;
+    scene.census(hosts);
+    for (let n = 1; n <= hosts; n++) scene.breach(n);
+    scene.parameters.set(`${ROOT}/fleet/maxInGracePercent`, '100');
+    scene.parameters.set(`${ROOT}/fleet/breakerPercent`, '100');
+    const controller = scene.controller();
+    scene.commands.failWith('send', new Error('InternalServerError'));
+    await controller.tick(T0);
+    scene.commands.failWith('send', undefined);
+    scene.metrics.trouble = [];
+
+    scene.commands.failWith('find', new Error('ThrottlingException'));
+    const throttled = await controller.tick(T0 + MINUTE);
+    const afterThrottled = scene.commands.calls.find;
+    scene.commands.failWith('find', undefined);
+    await controller.tick(T0 + 2 * MINUTE);
+
+    assert.equal(afterThrottled, 1);
+    assert.equal(throttled.failures.length, 1);
+    assert.equal(
+      scene.commands.calls.find - afterThrottled,
+      MAX_LOOKUPS_PER_TICK,
+    );
+    assert.equal((await scene.store.openOrders()).length, 5);
   });
 
   it('sends a forced kill again after a refused send', async () => {
