@@ -29,7 +29,6 @@ import {
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import {
   hostDeadlineHandover,
@@ -47,18 +46,15 @@ import {
   parseOutcomeReport,
   type OutcomeReport,
 } from '../../core/outcome-report.ts';
-import {
-  AGENT_PATH_VARIABLE,
-  ORDER_SCRIPT_LINES,
-} from '../../lambdas/ssm/order-document.ts';
 import { isRunning, readStat, readTitle } from './support/procfs.ts';
 import { waitFor } from './support/wait.ts';
+import {
+  scriptEnvironment,
+  TEST_INSTANCE,
+  writeOrderScript,
+} from './support/order-script.ts';
 
-const AGENT_SOURCE = fileURLToPath(
-  new URL('../../agent/cli/main.ts', import.meta.url),
-);
-const TSX_LOADER = import.meta.resolve('tsx');
-const INSTANCE = 'i-0123456789abcdef0';
+const INSTANCE = TEST_INSTANCE;
 const ROOT = '/data/handover/current';
 const APP = `${ROOT} (production)`;
 const WORKER_TITLE = `Passenger RubyApp: ${APP}`;
@@ -205,11 +201,7 @@ function gracefulOrder(target: Worker, graceSeconds: number): string {
  */
 function startExecute(orders: string): ExecuteRun {
   const env: NodeJS.ProcessEnv = {
-    PATH: searchPath(),
-    HOME: process.env.HOME ?? '/root',
-    AWS_SSM_INSTANCE_ID: INSTANCE,
-    [AGENT_PATH_VARIABLE]: AGENT_SOURCE,
-    NODE_OPTIONS: `--import=${TSX_LOADER}`,
+    ...scriptEnvironment(searchPath()),
     SSM_instanceId: INSTANCE,
     SSM_app: APP,
     SSM_measure: 'private',
@@ -400,9 +392,7 @@ describe(
       binDir = join(workDir, 'bin');
       mkdirSync(binDir);
       scriptPath = join(workDir, '_script.sh');
-      await writeFile(scriptPath, `${ORDER_SCRIPT_LINES.join('\n')}\n`, {
-        mode: 0o700,
-      });
+      await writeOrderScript(scriptPath);
     });
 
     afterEach(async () => {

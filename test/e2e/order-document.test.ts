@@ -11,10 +11,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+
 import { after, afterEach, before, describe, it } from 'node:test';
 import {
   startTitledProcess,
@@ -29,15 +29,13 @@ import {
   type ParsedReport,
 } from '../../core/outcome-report.ts';
 import {
-  AGENT_PATH_VARIABLE,
-  ORDER_SCRIPT_LINES,
-} from '../../lambdas/ssm/order-document.ts';
+  AGENT_SOURCE,
+  scriptEnvironment,
+  TEST_INSTANCE,
+  writeOrderScript,
+} from './support/order-script.ts';
 
-const AGENT_SOURCE = fileURLToPath(
-  new URL('../../agent/cli/main.ts', import.meta.url),
-);
-const TSX_LOADER = import.meta.resolve('tsx');
-const INSTANCE = 'i-0123456789abcdef0';
+const INSTANCE = TEST_INSTANCE;
 const APP = '/data/fleetapp/current (production)';
 const WORKER_TITLE = `Passenger RubyApp: ${APP}`;
 const UID = process.getuid?.() ?? 0;
@@ -63,12 +61,11 @@ function runScript(
   options: { shell?: string; agent?: string } = {},
 ): Promise<ScriptRun> {
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    HOME: process.env.HOME ?? '/root',
-    AWS_SSM_INSTANCE_ID: INSTANCE,
+    ...scriptEnvironment(
+      process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      options.agent ?? AGENT_SOURCE,
+    ),
     AWS_SSM_REGION_NAME: 'us-east-1',
-    [AGENT_PATH_VARIABLE]: options.agent ?? AGENT_SOURCE,
-    NODE_OPTIONS: `--import=${TSX_LOADER}`,
   };
   for (const [name, value] of Object.entries(parameters)) {
     env[`SSM_${name}`] = value;
@@ -166,9 +163,7 @@ describe('the order document script', { timeout: 120_000 }, () => {
   before(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'pfleet-ssm-'));
     scriptPath = join(workDir, '_script.sh');
-    await writeFile(scriptPath, `${ORDER_SCRIPT_LINES.join('\n')}\n`, {
-      mode: 0o700,
-    });
+    await writeOrderScript(scriptPath);
   });
 
   afterEach(async () => {

@@ -12,7 +12,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import {
   startTitledProcess,
@@ -24,17 +23,14 @@ import {
   type OutcomeReport,
   type ParsedReport,
 } from '../../core/outcome-report.ts';
-import {
-  AGENT_PATH_VARIABLE,
-  ORDER_SCRIPT_LINES,
-} from '../../lambdas/ssm/order-document.ts';
 import { runCommand } from './support/command.ts';
+import {
+  scriptEnvironment,
+  TEST_INSTANCE,
+  writeOrderScript,
+} from './support/order-script.ts';
 
-const AGENT_SOURCE = fileURLToPath(
-  new URL('../../agent/cli/main.ts', import.meta.url),
-);
-const TSX_LOADER = import.meta.resolve('tsx');
-const INSTANCE = 'i-0123456789abcdef0';
+const INSTANCE = TEST_INSTANCE;
 const ROOT = '/data/pickapp/current';
 const GROUP = `${ROOT} (production)`;
 const WORKER_TITLE = `Passenger RubyApp: ${GROUP}`;
@@ -57,11 +53,7 @@ const proc = new LinuxProc();
 
 async function runScript(orders: string): Promise<ScriptRun> {
   const env: NodeJS.ProcessEnv = {
-    PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-    HOME: process.env.HOME ?? '/root',
-    AWS_SSM_INSTANCE_ID: INSTANCE,
-    [AGENT_PATH_VARIABLE]: AGENT_SOURCE,
-    NODE_OPTIONS: `--import=${TSX_LOADER}`,
+    ...scriptEnvironment(`${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`),
     SSM_instanceId: INSTANCE,
     SSM_app: 'pickapp',
     SSM_measure: 'private',
@@ -145,9 +137,7 @@ describe('PICK orders through the document script', { timeout: 90_000 }, () => {
     binDir = join(workDir, 'bin');
     await runCommand('mkdir', [binDir], { timeoutMs: 5_000 });
     scriptPath = join(workDir, '_script.sh');
-    await writeFile(scriptPath, `${ORDER_SCRIPT_LINES.join('\n')}\n`, {
-      mode: 0o700,
-    });
+    await writeOrderScript(scriptPath);
   });
 
   afterEach(async () => {
