@@ -1,8 +1,10 @@
 /**
  * Errors of the controller's AWS adapters, under one base so the
  * controller can log and count them by kind and never act on a read that
- * failed half-way. Anything not translated here is rethrown as the SDK
- * gave it.
+ * failed half-way; SendCommand's refusal is the port's own
+ * CommandNotSentError instead, since the controller acts on it (the order
+ * surely was not sent). Anything not translated here is rethrown as the
+ * SDK gave it.
  */
 import { CommandNotSentError } from '../ports/commands.ts';
 
