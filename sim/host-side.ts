@@ -7,11 +7,8 @@
  * PF-OUTCOME line per step (the real format), then wait for each
  * victim's deadline and SIGKILL whoever is still the same process.
  *
- * Each victim waited for is spooled, as `execute` spools it
- * (agent/deadline-spool.ts): when a restart ends the run, the agent
- * adopts the victim once it is back (`adoptOrphans`), as
- * agent/deadline-handover.ts does, and kills it at its deadline, or at
- * once if that has passed.
+ * Each victim waited for is spooled (sim/deadline-spool.ts), as `execute`
+ * spools it: when a restart ends the run, the agent adopts it.
  *
  * Only `detach` is played as a graceful step: it is what the simulated
  * Passenger (6.x) is configured with. A signal step is refused here
@@ -35,6 +32,7 @@ import {
 import { pickVictims } from '../core/pick.ts';
 import { identityKey } from '../core/worker.ts';
 import type { Scheduler } from './clock.ts';
+import { SimDeadlineSpool } from './deadline-spool.ts';
 import type { Ledger } from './ledger.ts';
 import type { SimHost, SimWorker, World } from './world.ts';
 
@@ -59,21 +57,6 @@ interface Victim {
   readonly deadline: number;
 }
 
-/** A spool entry: the victim, the run that waits, who adopted it. */
-interface Spooled {
-  readonly victim: Victim;
-  readonly run: HostRun;
-  /** The agent's restart count when it adopted the victim. */
-  adoptedBy?: number;
-}
-
-/** The host's agent daemon, as adoption needs to see it. */
-export interface DaemonState {
-  readonly up: boolean;
-  /** Changes at every restart: an adoption dies with its daemon. */
-  readonly epoch: number;
-}
-
 export interface HostSideHooks {
   /** After a graceful step: where the run aims its faults. */
   detached?(worker: SimWorker, graceSeconds: number): void;
@@ -87,8 +70,7 @@ export class HostSide {
   readonly #watched = new Map<string, Set<string>>();
   /** Per host: the runs still under way, to cut short on a restart. */
   readonly #running = new Map<string, Set<HostRun>>();
-  /** Per host: the deadline spool, by identity key. */
-  readonly #spool = new Map<string, Map<string, Spooled>>();
+  readonly spool: SimDeadlineSpool;
 
   readonly #hooks: HostSideHooks;
 
@@ -102,6 +84,7 @@ export class HostSide {
     this.#scheduler = scheduler;
     this.#ledger = ledger;
     this.#hooks = hooks;
+    this.spool = new SimDeadlineSpool(world, scheduler, ledger);
   }
 
   /** Starts the script on the host; the run fills in as time passes. */
@@ -139,34 +122,6 @@ export class HostSide {
     }
     this.#runningOn(host).clear();
     this.#watched.get(host.id)?.clear();
-  }
-
-  /**
-   * The agent daemon's look at the spool: victims whose run has ended
-   * are adopted by the daemon now up, and killed at their deadline if
-   * still there and the same daemon is still up by then.
-   */
-  adoptOrphans(host: SimHost, daemon: () => DaemonState): number {
-    const state = daemon();
-    if (!state.up) return 0;
-    let adopted = 0;
-    for (const [key, entry] of this.#spoolOn(host)) {
-      if (!entry.run.killed || entry.adoptedBy === state.epoch) continue;
-      entry.adoptedBy = state.epoch;
-      adopted++;
-      const now = this.#scheduler.clock.now();
-      const { worker, deadline } = entry.victim;
-      this.#scheduler.at(Math.max(now, deadline), () => {
-        const current = daemon();
-        if (!current.up || current.epoch !== state.epoch) return;
-        if (this.#spoolOn(host).get(key) !== entry) return;
-        this.#spoolOn(host).delete(key);
-        if (worker.exitedAt !== null) return;
-        this.#ledger.kill(worker, this.#scheduler.clock.now(), 'host');
-        this.#world.kill(worker);
-      });
-    }
-    return adopted;
   }
 
   async #carryOut(
@@ -319,10 +274,9 @@ export class HostSide {
     const deadline = now + graceSeconds * 1000;
     report(worker, 'graceful', 'detached', 'detached', deadline);
     this.#watchedOn(worker.host).add(keyOf(worker));
-    const victim = { worker, deadline };
-    this.#spoolOn(worker.host).set(keyOf(worker), { victim, run });
+    this.spool.write(worker, deadline, run);
     this.#hooks.detached?.(worker, graceSeconds);
-    return victim;
+    return { worker, deadline };
   }
 
   /** One poll loop per command, as the DeadlineWatcher keeps one. */
@@ -352,7 +306,7 @@ export class HostSide {
         }
         waiting.delete(victim);
         this.#watchedOn(host).delete(keyOf(worker));
-        this.#spoolOn(host).delete(keyOf(worker));
+        this.spool.settled(worker);
       }
     }
   }
@@ -362,30 +316,11 @@ export class HostSide {
   }
 
   #watchedOn(host: SimHost): Set<string> {
-    let set = this.#watched.get(host.id);
-    if (set === undefined) {
-      set = new Set();
-      this.#watched.set(host.id, set);
-    }
-    return set;
-  }
-
-  #spoolOn(host: SimHost): Map<string, Spooled> {
-    let spool = this.#spool.get(host.id);
-    if (spool === undefined) {
-      spool = new Map();
-      this.#spool.set(host.id, spool);
-    }
-    return spool;
+    return setOf(this.#watched, host);
   }
 
   #runningOn(host: SimHost): Set<HostRun> {
-    let set = this.#running.get(host.id);
-    if (set === undefined) {
-      set = new Set();
-      this.#running.set(host.id, set);
-    }
-    return set;
+    return setOf(this.#running, host);
   }
 }
 
@@ -400,6 +335,16 @@ type Reporter = (
 function appRef(worker: SimWorker) {
   const root = `/data/${worker.app.name}/current`;
   return { group: root, root };
+}
+
+/** The host's set in a per-host map, made empty on first use. */
+function setOf<T>(map: Map<string, Set<T>>, host: SimHost): Set<T> {
+  let set = map.get(host.id);
+  if (set === undefined) {
+    set = new Set();
+    map.set(host.id, set);
+  }
+  return set;
 }
 
 function keyOf(worker: SimWorker): string {

@@ -44,15 +44,18 @@ export interface RunReport {
   readonly apiCallsPerTickMax: number;
   /** Null for a run shorter than an hour: too short to bill by the hour. */
   readonly cost: CostReport | null;
-  readonly usage: {
-    readonly cloudwatch: CloudWatchUsage;
-    readonly commands: CommandUsage;
-    readonly store: StoreUsage;
-    readonly parameterReads: number;
-    readonly agentRestarts: number;
-    /** Spooled deadlines an agent adopted after a restart ended a run. */
-    readonly adoptedDeadlines: number;
-  };
+  readonly usage: RunUsage;
+}
+
+/** What the simulated services and agents counted over the run. */
+export interface RunUsage {
+  readonly cloudwatch: CloudWatchUsage;
+  readonly commands: CommandUsage;
+  readonly store: StoreUsage;
+  readonly parameterReads: number;
+  readonly agentRestarts: number;
+  /** Spooled deadlines an agent adopted after a restart ended a run. */
+  readonly adoptedDeadlines: number;
 }
 
 export interface OverdueWorker {
@@ -82,12 +85,7 @@ export interface Outcome {
   readonly tickIntervalMs: number;
   readonly end: number;
   readonly callsPerTick: readonly number[];
-  readonly cloudwatch: CloudWatchUsage;
-  readonly commands: CommandUsage;
-  readonly store: StoreUsage;
-  readonly parameterReads: number;
-  readonly agentRestarts: number;
-  readonly adoptedDeadlines: number;
+  readonly usage: RunUsage;
   readonly maxDeliveryMs: number;
 }
 
@@ -157,18 +155,11 @@ export function report(options: ReportedRun, outcome: Outcome): RunReport {
         : costOf({
             instances: options.hosts,
             simulatedMs: options.durationMs,
-            cloudwatch: outcome.cloudwatch,
-            store: outcome.store,
+            cloudwatch: outcome.usage.cloudwatch,
+            store: outcome.usage.store,
             ticks,
             controllerApiCalls,
           }),
-    usage: {
-      cloudwatch: outcome.cloudwatch,
-      commands: outcome.commands,
-      store: outcome.store,
-      parameterReads: outcome.parameterReads,
-      agentRestarts: outcome.agentRestarts,
-      adoptedDeadlines: outcome.adoptedDeadlines,
-    },
+    usage: outcome.usage,
   };
 }

@@ -180,7 +180,7 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
     hostSide.killRuns(agent.host);
     // Back up, the agent adopts what the ended runs were waiting for.
     scheduler.after(downMs + 1, () => {
-      adoptedDeadlines += hostSide.adoptOrphans(agent.host, () => ({
+      adoptedDeadlines += hostSide.spool.adoptOrphans(agent.host, () => ({
         up: agent.up,
         epoch: agent.counts().restarts,
       }));
@@ -315,12 +315,14 @@ export async function runSimulation(options: RunOptions): Promise<RunReport> {
     tickIntervalMs,
     end,
     callsPerTick,
-    cloudwatch: cloudwatch.usage(),
-    commands: commands.usage(),
-    store: counted.usage(),
-    parameterReads: parameters.reads,
-    agentRestarts: agents.reduce((sum, a) => sum + a.counts().restarts, 0),
-    adoptedDeadlines,
+    usage: {
+      cloudwatch: cloudwatch.usage(),
+      commands: commands.usage(),
+      store: counted.usage(),
+      parameterReads: parameters.reads,
+      agentRestarts: agents.reduce((sum, a) => sum + a.counts().restarts, 0),
+      adoptedDeadlines,
+    },
     maxDeliveryMs: (options.delivery?.deliveryMs ??
       DEFAULT_DELIVERY.deliveryMs)[1],
   });

@@ -131,7 +131,9 @@ export class Controller {
       failed,
       now,
     });
-    await actions.settleUnsent(await store.openOrders(), openMarks);
+    // Reading results only finishes sent orders; the claimed ones it left
+    // are as read, and a tick that changed them since loses its claim.
+    await actions.settleUnsent(open, openMarks);
 
     let decisions: FleetDecision[] = [];
     let openBreakers: string[] = [];

@@ -82,7 +82,8 @@ export class InMemoryCommandPort implements CommandPort {
   readonly #play: HostPlayer | undefined;
   readonly #clock: () => number;
   #failure: { send?: Error; results?: Error; find?: Error } = {};
-  #lostSendAnswer: Error | undefined;
+  #lostSendAnswers: { error: Error; every: number } | undefined;
+  #sends = 0;
   #next = 0;
 
   /**
@@ -108,11 +109,12 @@ export class InMemoryCommandPort implements CommandPort {
   }
 
   /**
-   * Makes `send` send, then throw as if its answer were lost, until
-   * called again with undefined.
+   * Makes every `every`th `send` send, then throw `error` as if its
+   * answer were lost, until called again with undefined.
    */
-  loseSendAnswers(error: Error | undefined): void {
-    this.#lostSendAnswer = error;
+  loseSendAnswers(error: Error | undefined, every = 1): void {
+    this.#lostSendAnswers = error && { error, every };
+    this.#sends = 0;
   }
 
   async send(
@@ -134,7 +136,8 @@ export class InMemoryCommandPort implements CommandPort {
     };
     this.sent.push(command);
     if (this.#play) this.#replies.set(command.commandId, this.#play(command));
-    if (this.#lostSendAnswer) throw this.#lostSendAnswer;
+    const lost = this.#lostSendAnswers;
+    if (lost && ++this.#sends % lost.every === 0) throw lost.error;
     return { commandId: command.commandId, host, sentAt: command.sentAt };
   }
 

@@ -35,7 +35,6 @@ import type {
   ControllerLog,
   TickReport,
 } from '../../lambdas/controller/controller-ports.ts';
-import type { CommandPort } from '../../lambdas/ports/commands.ts';
 import { MAX_AUDIT_READ } from '../../lambdas/store/audit-rules.ts';
 import { DynamoRecordStore } from '../../lambdas/store/dynamo-record-store.ts';
 import {
@@ -87,30 +86,6 @@ interface ScenarioRun {
   readonly auditEntries: number;
 }
 
-/**
- * The port with every `nth` SendCommand's answer lost after the command
- * went out, as a timeout would: the controllers must look those orders
- * up by id, never send them blind again.
- */
-function losingAnswers(port: CommandPort, nth: number): CommandPort {
-  let sends = 0;
-  return {
-    send: async (host, parameters, deliveryTimeoutSeconds, orderId) => {
-      const sent = await port.send(
-        host,
-        parameters,
-        deliveryTimeoutSeconds,
-        orderId,
-      );
-      sends++;
-      if (sends % nth === 0) throw new Error('TimeoutError: answer lost');
-      return sent;
-    },
-    results: (commands) => port.results(commands),
-    find: (host, orderId, sentBetween) => port.find(host, orderId, sentBetween),
-  };
-}
-
 async function runScenario(
   local: LocalDynamo,
   ticks: number,
@@ -121,6 +96,14 @@ async function runScenario(
     client: local.client,
   });
   const fleet = new PlayedFleet(SEED + ticks, T0);
+  if (loseEvery !== undefined) {
+    // The command goes out, its answer is lost, as a timeout would: the
+    // controllers must look it up by id, never send it blind again.
+    fleet.commands.loseSendAnswers(
+      new Error('TimeoutError: answer lost'),
+      loseEvery,
+    );
+  }
   const parameters = new InMemoryParameterSource({
     [`${ROOT}/defaults/limitMb`]: String(LIMIT_MB),
     [`${ROOT}/defaults/graceSeconds`]: String(GRACE_SECONDS),
@@ -144,10 +127,7 @@ async function runScenario(
       new Controller({
         fleet: 'prod',
         metrics: fleet.metrics,
-        commands:
-          loseEvery === undefined
-            ? fleet.commands
-            : losingAnswers(fleet.commands, loseEvery),
+        commands: fleet.commands,
         store,
         parameters,
         log,
