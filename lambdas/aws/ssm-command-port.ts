@@ -9,11 +9,7 @@
  * one whose fate is unknown never is (send-once.ts), and surfaces as
  * CommandOutcomeUnknownError. The order id goes in the Comment.
  *
- * find: ListCommandInvocations for the instance and the order document
- * within the time window, matched on the Comment. SSM may leave out an
- * invocation still Pending on the instance; the controller asks again
- * until the order's notAfter plus its delivery timeout have passed, and
- * by then an invocation that can still run has been delivered.
+ * find: the command of an order, by its id (order-command-lookup.ts).
  *
  * results: GetCommandInvocation per command and host, which returns the
  * first 24,000 characters of stdout (ListCommandInvocations gives only
@@ -26,7 +22,6 @@
  */
 import {
   GetCommandInvocationCommand,
-  ListCommandInvocationsCommand,
   SendCommandCommand,
   SSMClient,
   type GetCommandInvocationCommandOutput,
@@ -51,16 +46,16 @@ import {
 import { clientConfig, type AwsClientOptions } from './client-options.ts';
 import { commandStatusOf } from './command-status.ts';
 import { wholeAbove0 } from './option-checks.ts';
+import {
+  checkOrderId,
+  findOrderCommand,
+  orderComment,
+} from './order-command-lookup.ts';
 import { sendOnce, UnknownFate } from './send-once.ts';
 
 /** SendCommand's TimeoutSeconds bounds. */
 export const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
 export const MAX_DELIVERY_TIMEOUT_SECONDS = 2_592_000;
-/** SendCommand's Comment is at most this long. */
-const MAX_COMMENT_LENGTH = 100;
-const COMMENT_PREFIX = 'passenger-fleet order ';
-/** ListCommandInvocations answers at most 50 a page. */
-const LIST_PAGE_SIZE = 50;
 
 /** SendCommand's answers that mean: refused, nothing sent. */
 const REJECTIONS = new Set([
@@ -200,7 +195,7 @@ export class SsmCommandPort implements CommandPort {
         InstanceIds: [host],
         Parameters: sendCommandParameters(parameters),
         TimeoutSeconds: timeout,
-        Comment: commentFor(orderId),
+        Comment: orderComment(orderId),
         CloudWatchOutputConfig: { CloudWatchOutputEnabled: false },
       }),
     );
@@ -312,61 +307,21 @@ export class SsmCommandPort implements CommandPort {
       .filter((result): result is CommandResult => result !== undefined);
   }
 
-  async find(
+  find(
     host: string,
     orderId: string,
     sentBetween: readonly [number, number],
   ): Promise<SentCommand | undefined> {
-    checkOrderId(orderId);
-    const [from, to] = sentBetween;
-    if (!(Number.isFinite(from) && Number.isFinite(to) && from <= to)) {
-      throw new RangeError(
-        'sentBetween must be two epoch ms times, the first not after the ' +
-          `second (got ${JSON.stringify(sentBetween)})`,
-      );
-    }
-    const comment = commentFor(orderId);
-    let nextToken: string | undefined;
-    for (let page = 0; page < this.#maxFindPages; page++) {
-      const output = await withinBudget(
-        'SSM',
-        'ListCommandInvocations',
-        this.#callBudgetMs,
-        (abortSignal) =>
-          this.#client.send(
-            new ListCommandInvocationsCommand({
-              InstanceId: host,
-              Filters: [
-                { key: 'DocumentName', value: this.#documentName },
-                { key: 'InvokedAfter', value: isoSeconds(from, 'floor') },
-                { key: 'InvokedBefore', value: isoSeconds(to, 'ceil') },
-              ],
-              MaxResults: LIST_PAGE_SIZE,
-              NextToken: nextToken,
-            }),
-            { abortSignal },
-          ),
-      );
-      const match = (output.CommandInvocations ?? []).find(
-        (invocation) =>
-          invocation.Comment === comment && invocation.InstanceId === host,
-      );
-      if (match?.CommandId) {
-        return {
-          commandId: match.CommandId,
-          host,
-          sentAt: match.RequestedDateTime?.getTime() ?? from,
-        };
-      }
-      nextToken = output.NextToken;
-      if (!nextToken) return undefined;
-    }
-    throw new DoubtfulDataError(
-      'SSM',
-      'ListCommandInvocations',
-      `more than ${this.#maxFindPages} pages of commands between ` +
-        `${new Date(from).toISOString()} and ${new Date(to).toISOString()}; ` +
-        `order ${orderId} on ${host} is neither found nor ruled out`,
+    return findOrderCommand(
+      {
+        client: this.#client,
+        documentName: this.#documentName,
+        callBudgetMs: this.#callBudgetMs,
+        maxPages: this.#maxFindPages,
+      },
+      host,
+      orderId,
+      sentBetween,
     );
   }
 
@@ -412,34 +367,6 @@ function resultOf(
     },
     known,
   };
-}
-
-function commentFor(orderId: string): string {
-  return `${COMMENT_PREFIX}${orderId}`;
-}
-
-/** An order id must fit the Comment whole, or find could not match it. */
-function checkOrderId(orderId: string): void {
-  const room = MAX_COMMENT_LENGTH - COMMENT_PREFIX.length;
-  if (typeof orderId !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(orderId)) {
-    throw new RangeError(
-      'orderId must be letters, digits or _.:- ' +
-        `(got ${JSON.stringify(orderId)})`,
-    );
-  }
-  if (orderId.length > room) {
-    throw new RangeError(
-      `orderId must be at most ${room} characters to fit the command's ` +
-        `Comment (got ${orderId.length})`,
-    );
-  }
-}
-
-/** SSM's filters take whole seconds; round outward to keep the window. */
-function isoSeconds(ms: number, round: 'floor' | 'ceil'): string {
-  const seconds =
-    round === 'floor' ? Math.floor(ms / 1000) : Math.ceil(ms / 1000);
-  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 function keyOf(command: SentCommand): string {
