@@ -8,11 +8,11 @@
  *
  *   claimOrder ──> claimed ──orderSent──> sent ──finishOrder──> done
  *                    │  ^                                        ^
- *                    │  └─ reclaimOrder (send failed; try again)  │
+ *                    │  └─ reclaimOrder (a kill not found; again)  │
  *                    └────────────── finishOrder ─────────────────┘
  *
  * Every step is written only if the stored order is still the one the
- * caller read (same state, order id and claim time): a tick that loses
+ * caller read (same state, order id and attempt): a tick that loses
  * gets a RaceLostError-like OrderRaceLostError and sends nothing.
  */
 import type { Measure } from '../../core/measure.ts';

@@ -410,7 +410,7 @@ describe(
       if (workDir) await rm(workDir, { recursive: true, force: true });
     });
 
-    it('SIGKILLs the frozen worker at the deadline execute promised, and nothing else', async (t) => {
+    it('SIGKILLs the frozen worker at its deadline, and nothing else', async (t) => {
       const frozen = await worker(WORKER_TITLE, 'ignore');
       const sibling = await worker(WORKER_TITLE);
       const otherApp = await worker(OTHER_APP_TITLE);
@@ -470,7 +470,7 @@ describe(
       }
     });
 
-    it('settles as gone, with no signal, a worker that leaves by itself after execute died', async () => {
+    it('settles a worker that left after execute died as gone, no signal', async () => {
       const leaver = await worker(WORKER_TITLE, 'ignore');
       await providePool([leaver]);
       const run = startExecute(gracefulOrder(leaver, LONG_GRACE_SECONDS));
@@ -495,7 +495,7 @@ describe(
       assert.equal(handover.adopt(), 0, 'nothing is left to adopt');
     });
 
-    it('leaves the promise of a live execute to it, which removes its file once settled', async () => {
+    it('leaves a live execute its promise; it removes the file itself', async () => {
       const waiting = await worker(WORKER_TITLE, 'ignore');
       await providePool([waiting]);
       const run = startExecute(gracefulOrder(waiting, LONG_GRACE_SECONDS));

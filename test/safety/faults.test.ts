@@ -53,7 +53,7 @@ describe('safety: 1,000 ticks with 30 % of AWS calls failing', () => {
     [31, 16],
     [2024, 32],
   ] as const) {
-    it(`kills no wrong worker, acts once, meets every deadline (seed ${seed}, ${hosts} hosts)`, async () => {
+    it(`no wrong kill, one action, every deadline: seed ${seed}, ${hosts} hosts`, async () => {
       const died: number[] = [];
       const report = await runSimulation(faultyFleet(seed, hosts, died));
 

@@ -93,7 +93,7 @@ function assertWithinBudgets(fleet: BreachFleet, seen: TickSeen): void {
 }
 
 describe('mass breach at the controller: 40 hosts, limit pushed to 1 MB', () => {
-  it('opens the breaker for each app, sends nothing, counts BreakerOpen each tick, and closes when the limit is back', async () => {
+  it('opens the breakers, sends nothing, counts BreakerOpen, closes after', async () => {
     const fleet = fortyHosts();
     await healthyTick(fleet);
 
@@ -121,7 +121,7 @@ describe('mass breach at the controller: 40 hosts, limit pushed to 1 MB', () => 
     tally.tried();
   });
 
-  it("holds only the app whose limit fell, and still acts on another app's real breach", async () => {
+  it("holds only the app whose limit fell; another app's breach is acted on", async () => {
     const fleet = fortyHosts();
     await healthyTick(fleet);
     const leaking = fleet.hosts[6] ?? '';
@@ -148,7 +148,7 @@ describe('mass breach at the controller: 40 hosts, limit pushed to 1 MB', () => 
     assert.ok(breakerAlarmFires(held), 'the BreakerOpen alarm must fire');
   });
 
-  it('with the breaker off, keeps workers in grace within the per-host and fleet budgets on every tick', async () => {
+  it('breaker off: workers in grace within both budgets every tick', async () => {
     const fleet = fortyHosts();
     fleet.set('fleet/breakerPercent', '100');
     // shop: 5 % of its 120 workers is more than maxInGrace; api: 5 % of
@@ -191,7 +191,7 @@ describe('mass breach at the controller: 40 hosts, limit pushed to 1 MB', () => 
     assert.ok(fleet.detachedSoFar >= 3 * budgetSum, `${fleet.detachedSoFar}`);
   });
 
-  it('never opens the breaker for fewer hosts than minHostsForBreaker, and opens it at that many', async () => {
+  it('opens the breaker from minHostsForBreaker hosts, never below', async () => {
     const { minHostsForBreaker } = (await fortyHosts().config()).fleet;
     const shop = [{ name: 'shop', workersPerHost: 4 }];
     const small = new BreachFleet(minHostsForBreaker - 1, shop);
@@ -310,7 +310,7 @@ function ticksFrom(watch: RunWatch, from: number): WatchedTick[] {
 }
 
 describe('mass breach in the fleet simulator: 50 hosts, 1 MB pushed', () => {
-  it('opens the breaker as the push spreads, sends no pick while it is open, and fires its alarm', async () => {
+  it('opens the breaker as the push spreads; no pick while open; alarm', async () => {
     const watch = new RunWatch();
     // 5 % of 200 workers: 10 at most in grace until the breaker opens.
     const { options, pushed } = pushedRun(41, { maxInGracePercent: 5 }, watch);
@@ -338,7 +338,7 @@ describe('mass breach in the fleet simulator: 50 hosts, 1 MB pushed', () => {
     assert.equal(report.wrongKills, 0, JSON.stringify(report.violations));
   });
 
-  it('with the default brakes, keeps the app within the default fleet budget until the breaker opens', async () => {
+  it('default brakes: within the default fleet budget until the breaker', async () => {
     const watch = new RunWatch();
     const { options, pushed } = pushedRun(47, undefined, watch);
 
@@ -354,7 +354,7 @@ describe('mass breach in the fleet simulator: 50 hosts, 1 MB pushed', () => {
     assert.equal(report.wrongKills, 0, JSON.stringify(report.violations));
   });
 
-  it('with the breaker off, keeps every graceful step within the budgets while it acts at their pace', async () => {
+  it('breaker off: every graceful step within budget, at its pace', async () => {
     const watch = new RunWatch();
     const { options, pushed } = pushedRun(
       43,

@@ -180,7 +180,7 @@ describe('DeadlineHandover', () => {
     assert.equal(handover.adopted, 0);
   });
 
-  it('calls the worker gone when its pid now belongs to another process, and sends nothing', async () => {
+  it('calls a worker whose pid was reused gone, sending nothing', async () => {
     const { dir, proc, spool, signals, watcher, handover, lines } = scene();
     spool.write(forceKill(), Date.now() - 60_000, WRITER);
     // The worker left and its pid went to a new process.

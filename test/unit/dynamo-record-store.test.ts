@@ -68,7 +68,7 @@ describe('DynamoRecordStore', () => {
   afterEach(() => ddb.reset());
 
   describe('claimGraceful', () => {
-    it('puts the mark only if the worker has no open mark, nor one closed of the same order', async () => {
+    it('puts the mark only if none is open, nor closed by the order', async () => {
       ddb.on(PutCommand).resolves({});
 
       await store.claimGraceful(graceRecord(101), 'o-1', T0);

@@ -115,7 +115,7 @@ describe('SsmCommandPort', () => {
       ['a b', /orderId must be letters, digits or _.:- \(got "a b"\)/],
       ['x'.repeat(79), /orderId must be at most 78 characters .* \(got 79\)/],
     ] as const) {
-      it(`refuses the order id ${JSON.stringify(orderId.slice(0, 8))} without calling`, async () => {
+      it(`refuses order id ${JSON.stringify(orderId.slice(0, 8))}, no call`, async () => {
         await assert.rejects(port().send(HOST, parameters, 30, orderId), rule);
         assert.equal(ssm.calls().length, 0);
       });
